@@ -1,0 +1,23 @@
+# sparsefield: reconstruct images from partial observations, every approach on the
+# same fixed masks and metrics. Stages live in workflow/rules/, logic in src/sparsefield/.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/images.smk"
+include: "workflow/rules/masks.smk"
+include: "workflow/rules/baselines.smk"
+include: "workflow/rules/evaluate.smk"
+
+
+rule all:
+    input:
+        "results/comparison.csv",
+        "results/comparison.md",
+        "results/figures",
+    default_target: True

@@ -1,0 +1,19 @@
+"""Snakemake adapter: results/comparison.{csv,md} and results/figures/ (sparsefield.report)."""
+
+import sys
+
+sys.stderr = open(snakemake.log[0], "w")
+sys.path.insert(0, f"{snakemake.scriptdir}/../src")  # the checkout's package: the code common.smk fingerprints
+
+from sparsefield.report import compare
+
+compare(
+    snakemake.input.metrics,
+    snakemake.input.samples,
+    snakemake.input.data,
+    snakemake.input.masks,
+    snakemake.output.csv,
+    snakemake.output.md,
+    snakemake.output.figures,
+    images=snakemake.params.images,
+)

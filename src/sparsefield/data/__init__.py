@@ -1,0 +1,1 @@
+"""Dataset stages: images, fixed masks (and raw captures in a later stage)."""

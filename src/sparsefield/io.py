@@ -1,0 +1,65 @@
+"""File helpers shared by every stage: atomic writes and reproducible HDF5.
+
+Nothing half-written may look complete: every output is written to a temporary
+name in the same folder and renamed into place only when it is whole. HDF5
+datasets are written without timestamps so that rebuilding a file from the same
+inputs gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from pathlib import Path
+from typing import Iterator
+
+import h5py
+import numpy as np
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; rename it to `path` on success.
+
+    On any exception the temporary file is removed and `path` is left untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_array(group: h5py.Group, name: str, array: np.ndarray) -> h5py.Dataset:
+    """Write `array` as `group[name]`, gzip-compressed and without timestamps."""
+    array = np.ascontiguousarray(array)
+    kwargs = {}
+    if array.size >= 4096:  # compression only pays off (and only chunks) for real arrays
+        kwargs = dict(compression="gzip", compression_opts=4, shuffle=True)
+    return group.create_dataset(name, data=array, track_times=False, **kwargs)
+
+
+def open_h5(path: str | os.PathLike, what: str) -> h5py.File:
+    """Open an HDF5 file for reading, or fail with one line naming it and the fix."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: {what} file not found; build it with snakemake {path}")
+    try:
+        return h5py.File(path, "r")
+    except OSError as err:
+        raise OSError(f"{path}: not a readable HDF5 {what} file ({err}); delete it and rebuild it") from None
+
+
+def sha256_arrays(*arrays: np.ndarray) -> str:
+    """SHA-256 over the raw bytes (and shapes) of the given arrays."""
+    digest = hashlib.sha256()
+    for array in arrays:
+        array = np.ascontiguousarray(array)
+        digest.update(str((array.dtype.str, array.shape)).encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()

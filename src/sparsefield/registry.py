@@ -1,0 +1,28 @@
+"""Every approach kind by name, in one explicit dict.
+
+A kind names the stages its approach runs through; the workflow picks rules
+from this table, so adding an approach in config never edits a rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Kind:
+    stages: tuple[str, ...]  # Snakemake stages that produce samples.h5, in order
+    description: str
+
+
+KINDS: dict[str, Kind] = {
+    "nearest": Kind(("baseline",), "nearest observed pixel (scipy griddata)"),
+    "linear": Kind(("baseline",), "piecewise-linear on the Delaunay triangulation (scipy griddata)"),
+    "cubic": Kind(("baseline",), "Clough-Tocher C1 cubic on the triangulation (scipy griddata)"),
+    "biharmonic": Kind(("baseline",), "biharmonic inpainting (scikit-image)"),
+}
+
+
+def approaches_in_stage(approaches: dict[str, dict], stage: str) -> list[str]:
+    """Names of the configured approaches whose kind runs `stage`."""
+    return sorted(name for name, entry in approaches.items() if stage in KINDS[entry["kind"]].stages)

@@ -1,0 +1,143 @@
+"""Compare every approach: one CSV, a Markdown table a person reads, and figures.
+
+Approaches are grouped by (dataset, scheme): only approaches that saw the same
+images and the same fixed masks share a table or a figure.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import torch  # noqa: E402
+
+from sparsefield.data.images import read_images  # noqa: E402
+from sparsefield.data.masks import dense_masks, read_masks  # noqa: E402
+from sparsefield.io import atomic_path  # noqa: E402
+from sparsefield.samples import read_samples  # noqa: E402
+
+# (metric, region, estimator, column title, digits) of the Markdown tables
+TABLE = [
+    ("psnr", "missing", "mean", "PSNR missing", 2),
+    ("psnr", "query", "mean", "PSNR query", 2),
+    ("psnr", "remaining", "mean", "PSNR remaining", 2),
+    ("psnr", "full", "mean", "PSNR full", 2),
+    ("ssim", "missing", "mean", "SSIM missing", 4),
+    ("ssim", "full", "mean", "SSIM full", 4),
+    ("mae", "missing", "mean", "MAE missing", 4),
+    ("psnr", "missing", "sample", "PSNR missing (1 sample)", 2),
+    ("crps", "missing", "samples", "CRPS missing", 4),
+    ("coverage90", "missing", "samples", "90% coverage", 3),
+    ("seconds_per_image", "-", "-", "s / image", 4),
+]
+
+
+def _cell(value: float, digits: int) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if math.isinf(value):
+        return "∞"
+    return f"{value:.{digits}f}"
+
+
+def markdown_tables(table: pd.DataFrame) -> str:
+    """One Markdown table per (dataset, scheme), approaches sorted by PSNR on missing pixels."""
+    lines = [
+        "# sparsefield comparison",
+        "",
+        "Metrics on [0, 1] images, computed per test image and then averaged (PSNR in dB is the mean",
+        "of per-image PSNRs). Regions: `missing` = every pixel the approach did not observe",
+        "(query ∪ remaining); `query` = the scheme's held-out query pixels; `remaining` = neither",
+        "context nor query; `full` = the whole image. Estimator: the mean of the K samples",
+        "(a deterministic approach's prediction). SSIM is torchmetrics' (Gaussian 11×11, σ = 1.5).",
+    ]
+    for (dataset, scheme), group in table.groupby(["dataset", "scheme"], sort=True):
+        values = group.set_index(["approach", "metric", "region", "estimator"])["value"]
+        present = [col for col in TABLE if (col[0], col[1], col[2]) in values.droplevel(0).index]
+        n_images = group.loc[group.metric == "n_images", "value"].max()
+        lines += ["", f"## {dataset} · {scheme} ({int(n_images)} test images)", ""]
+        lines.append("| approach | " + " | ".join(col[3] for col in present) + " |")
+        lines.append("|---|" + "---:|" * len(present))
+
+        def key(name):
+            return -values.get((name, "psnr", "missing", "mean"), -np.inf)
+
+        for name in sorted(group.approach.unique(), key=key):
+            cells = [_cell(values.get((name, *col[:3]), float("nan")), col[4]) for col in present]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def figure(truth, context_mask, predictions: dict[str, np.ndarray], path: str | os.PathLike, title: str) -> None:
+    """Grid: per image, a row of context / truth / predictions and a row of |error|.
+
+    Args:
+        truth: (B, H, W, C) in [0, 1].
+        context_mask: (B, H, W) bool, observed pixels.
+        predictions: approach name → (B, H, W, C) in [0, 1].
+    """
+    names = list(predictions)
+    n_rows, n_cols = 2 * len(truth), 2 + len(names)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(1.3 * n_cols, 1.3 * n_rows), squeeze=False)
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    for i in range(len(truth)):
+        shown = np.where(context_mask[i][..., None], truth[i], 0.5)  # unobserved pixels grey
+        axes[2 * i, 0].imshow(shown)
+        axes[2 * i, 1].imshow(truth[i])
+        for j, name in enumerate(names):
+            axes[2 * i, 2 + j].imshow(np.clip(predictions[name][i], 0, 1))
+            error = np.abs(predictions[name][i] - truth[i]).mean(-1)
+            axes[2 * i + 1, 2 + j].imshow(error, cmap="magma", vmin=0, vmax=0.3)
+    for j, label in enumerate(["context", "truth", *names]):
+        axes[0, j].set_title(label, fontsize=7)
+    axes[1, 1].text(0.5, 0.5, "|error|\n(0–0.3)", ha="center", va="center", fontsize=7, transform=axes[1, 1].transAxes)
+    fig.suptitle(title, fontsize=8)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+
+
+def compare(metrics, samples, data, masks, out_csv, out_md, fig_dir, *, images=(0, 1, 2, 3, 4, 5)) -> None:
+    """The stage entry point.
+
+    Args:
+        metrics, samples, data, masks: per approach (aligned lists) its metrics.csv,
+            samples.h5, data HDF5 and masks HDF5.
+        out_csv, out_md: comparison.csv and comparison.md.
+        fig_dir: folder for `{dataset}_{scheme}.png`.
+        images: test images (positions in the test split) shown in the figures.
+    """
+    table = pd.concat([pd.read_csv(path) for path in metrics], ignore_index=True)
+    groups: dict[tuple[str, str], dict] = {}
+    for samples_path, data_path, masks_path in zip(samples, data, masks):
+        result = read_samples(samples_path)
+        group = groups.setdefault((result.attrs["dataset"], result.attrs["scheme"]), dict(data=data_path, masks=masks_path))
+        group[result.attrs["approach"]] = result
+    Path(fig_dir).mkdir(parents=True, exist_ok=True)
+    for (dataset, scheme), group in sorted(groups.items()):
+        data_path, masks_path = group.pop("data"), group.pop("masks")
+        common = set.intersection(*(set(result.index.tolist()) for result in group.values()))
+        shown = [i for i in images if i in common]
+        if not shown:
+            continue
+        truth = read_images(data_path, "test")[shown].astype(np.float32) / 255.0
+        context, _ = read_masks(masks_path, "test")
+        observed = dense_masks(torch.from_numpy(context[shown].astype(np.int64)), *truth.shape[1:3])[:, 0].numpy()
+        predictions = {}
+        for name in sorted(group):
+            rows = [int(np.flatnonzero(group[name].index == i)[0]) for i in shown]
+            predictions[name] = group[name].mean[rows]
+        figure(truth, observed, predictions, Path(fig_dir) / f"{dataset}_{scheme}.png", f"{dataset} · {scheme}")
+    with atomic_path(out_csv) as tmp:
+        table.to_csv(tmp, index=False, float_format="%.6g")
+    with atomic_path(out_md) as tmp:
+        tmp.write_text(markdown_tables(table))

@@ -1,0 +1,67 @@
+"""The `samples.h5` contract: every approach's predictions on the test images.
+
+Layout (all arrays in [0, 1], channels last):
+
+    samples  float32 (N, K, H, W, C)  K reconstructions per test image (K = 1 if deterministic)
+    mean     float32 (N, H, W, C)     mean over the K samples: the point estimate
+    std      float32 (N, H, W, C)     per-pixel standard deviation over the K samples
+    index    int64   (N,)             position of each image in the test split
+    attrs    approach, kind, dataset, scheme, n_samples, nfe, seconds_per_image
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import h5py
+import numpy as np
+
+from sparsefield.io import atomic_path, open_h5, write_array
+
+REQUIRED_ATTRS = ("approach", "kind", "dataset", "scheme", "nfe", "seconds_per_image")
+
+
+@dataclass
+class Samples:
+    samples: np.ndarray  # (N, K, H, W, C) float32
+    mean: np.ndarray  # (N, H, W, C) float32
+    std: np.ndarray  # (N, H, W, C) float32
+    index: np.ndarray  # (N,) int64
+    attrs: dict
+
+
+def write_samples(path: str | os.PathLike, samples: np.ndarray, index: np.ndarray, **attrs) -> None:
+    """Write K samples per test image, their mean and std, atomically.
+
+    Args:
+        path: output `samples.h5`.
+        samples: (N, K, H, W, C) reconstructions in [0, 1].
+        index: (N,) positions of the images in the test split.
+        **attrs: at least approach, kind, dataset, scheme, nfe, seconds_per_image.
+    """
+    missing = [key for key in REQUIRED_ATTRS if key not in attrs]
+    if missing:
+        raise ValueError(f"{path}: write_samples needs attrs {missing}")
+    samples = np.asarray(samples, dtype=np.float32)
+    if samples.ndim != 5 or samples.shape[0] != len(index):
+        raise ValueError(f"{path}: samples must be (N, K, H, W, C) with N = len(index), got {samples.shape}")
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        write_array(f, "samples", samples)
+        write_array(f, "mean", samples.mean(axis=1))
+        write_array(f, "std", samples.std(axis=1))
+        write_array(f, "index", np.asarray(index, dtype=np.int64))
+        for key, value in {**attrs, "n_samples": samples.shape[1]}.items():
+            f.attrs[key] = value
+
+
+def read_samples(path: str | os.PathLike) -> Samples:
+    """Read a `samples.h5` written by :func:`write_samples`."""
+    with open_h5(path, "samples") as f:
+        return Samples(
+            samples=f["samples"][()],
+            mean=f["mean"][()],
+            std=f["std"][()],
+            index=f["index"][()],
+            attrs={key: (value.item() if hasattr(value, "item") else value) for key, value in f.attrs.items()},
+        )

@@ -1,0 +1,14 @@
+rule masks:
+    input:
+        "results/data/{dataset}.h5",
+    output:
+        "results/masks/{dataset}/{scheme}.h5",
+    params:
+        scheme=scheme_entry,
+        code=code("sparsefield.data.masks"),
+    log:
+        "results/logs/masks/{dataset}/{scheme}.log",
+    conda:
+        "../../envs/sparsefield.yaml"
+    script:
+        "../../scripts/masks.py"
