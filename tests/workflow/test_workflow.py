@@ -19,10 +19,14 @@ def snakemake(cwd, *args):
     return run.stdout + run.stderr
 
 
-@pytest.fixture(scope="module")
-def workdir(tmp_path_factory, request):
-    root = request.config.rootpath
-    work = tmp_path_factory.mktemp("workflow")
+def job_counts(plan):
+    """{rule: count} from the "Job stats" table of a dry run."""
+    lines = plan[plan.index("Job stats:"):].splitlines()[3:]
+    rows = [line.split() for line in lines[: next(i for i, line in enumerate(lines) if line.startswith("total"))]]
+    return {rule: int(count) for rule, count in rows}
+
+
+def copy_repo(root, work):
     for name in COPIED:
         source, target = root / name, work / name
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -34,15 +38,19 @@ def workdir(tmp_path_factory, request):
 
 
 @pytest.fixture(scope="module")
+def workdir(tmp_path_factory, request):
+    return copy_repo(request.config.rootpath, tmp_path_factory.mktemp("workflow"))
+
+
+@pytest.fixture(scope="module")
 def built(workdir):
     snakemake(workdir, "--cores", "2", "--resources", "gpu=1")
     return workdir
 
 
 def test_single_target_builds_only_its_ancestors(workdir):
-    plan = snakemake(workdir, "-n", "--quiet", "rules", "results/linear/metrics.csv")
-    counts = dict(line.split()[:2] for line in plan.splitlines() if line.strip() and line.split()[0].isidentifier())
-    assert counts == {"images": "1", "masks": "1", "baseline": "1", "evaluate": "1"}
+    plan = snakemake(workdir, "results/linear/metrics.csv", "-n")
+    assert job_counts(plan) == {"images": 1, "masks": 1, "baseline": 1, "evaluate": 1}
 
 
 def test_dag_runs_and_scores(built):
@@ -59,7 +67,18 @@ def test_dag_runs_and_scores(built):
     assert (n_images == 10).all()
     markdown = (built / "results/comparison.md").read_text()
     assert "## builtin · cq_10_10" in markdown and "| linear |" in markdown
-    assert sorted(p.name for p in (built / "results/figures").iterdir()) == ["builtin_cq_10_10.png", "builtin_io_20_20.png"]
+    figures = sorted(p.name for p in (built / "results/figures").glob("*.png"))
+    assert figures == ["builtin_cq_10_10.png", "builtin_io_20_20.png"]
+
+
+def test_rebuild_from_scratch_is_identical(built, tmp_path, request):
+    again = copy_repo(request.config.rootpath, tmp_path)
+    snakemake(again, "--cores", "2", "results/linear/metrics.csv")
+    for name in ["data/builtin.h5", "masks/builtin/cq_10_10.h5"]:
+        assert (again / "results" / name).read_bytes() == (built / "results" / name).read_bytes(), name
+    first, second = (pd.read_csv(root / "results/linear/metrics.csv") for root in (built, again))
+    timed = first.metric == "seconds_per_image"  # the one row that measures the machine
+    pd.testing.assert_frame_equal(first[~timed], second[~timed])
 
 
 def test_up_to_date_tree_has_nothing_to_do(built):
@@ -69,9 +88,7 @@ def test_up_to_date_tree_has_nothing_to_do(built):
 def test_code_edit_reruns_exactly_the_affected_jobs(built):
     with open(built / "src/sparsefield/baselines.py", "a") as f:
         f.write("\n# an edit that changes the fingerprint\n")
-    plan = snakemake(built, "-n", "--quiet", "rules")
-    counts = dict(line.split()[:2] for line in plan.splitlines() if line.strip() and line.split()[0].isidentifier())
-    assert counts == {"baseline": "4", "evaluate": "4", "compare": "1"}
+    assert job_counts(snakemake(built, "-n")) == {"baseline": 4, "evaluate": 4, "compare": 1, "all": 1}
 
 
 def test_report_is_self_contained(built):
@@ -82,3 +99,13 @@ def test_report_is_self_contained(built):
 def test_slurm_profile_plans_without_a_cluster(workdir):
     plan = snakemake(workdir, "-n", "--profile", "profiles/slurm", "--workflow-profile", "none")
     assert "slurm" in plan.lower() or "Job stats" in plan
+
+
+def test_bad_config_stops_before_any_job(workdir, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    text = (workdir / "tests/workflow/config.yaml").read_text()
+    bad.write_text(text.replace("query_ratio: 0.2,", "query_ratio: 0.9,"))
+    cmd = [sys.executable, "-m", "snakemake", "-n", "--configfile", str(bad), "--replace-workflow-config"]
+    run = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=120)
+    assert run.returncode != 0
+    assert "config key schemes.io_20_20: context_ratio + query_ratio = 1.1 > 1" in run.stdout + run.stderr
