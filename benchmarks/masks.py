@@ -52,9 +52,14 @@ def main():
     parser.add_argument("--images", type=int, default=60000)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    runs = {name: median_seconds(fn, args.images, args.repeats)
-            for name, fn in [("vectorised", vectorised), ("seed001-shared", loop_shared),
-                             ("seed001-per-image", loop_per_image)]}
+    runs = {
+        name: median_seconds(fn, args.images, args.repeats)
+        for name, fn in [
+            ("vectorised", vectorised),
+            ("seed001-shared", loop_shared),
+            ("seed001-per-image", loop_per_image),
+        ]
+    }
     print(f"{args.images} masks of 32x32 (102 context + 102 query), median of {args.repeats} runs")
     for name, seconds in runs.items():
         ratio = runs[name] / runs["vectorised"]

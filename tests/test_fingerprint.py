@@ -10,7 +10,8 @@ def test_closure_follows_imports(repo_root):
     names = {p.relative_to(root).as_posix() for p in module_closure(root, "sparsefield.evaluate")}
     assert {"evaluate.py", "metrics.py", "samples.py", "io.py", "data/masks.py", "data/images.py"} <= names
     assert "baselines.py" not in names and "report.py" not in names
-    assert {p.name for p in module_closure(root, "sparsefield.data.masks")} == {"masks.py", "io.py", "__init__.py"}
+    closure = {p.relative_to(root).as_posix() for p in module_closure(root, "sparsefield.data.masks")}
+    assert closure == {"data/masks.py", "io.py", "__init__.py", "data/__init__.py"}
 
 
 def test_fingerprint_changes_only_for_dependents(repo_root, tmp_path):

@@ -44,8 +44,9 @@ def test_pixels_are_uniform():
 
 def test_every_pixel_can_be_taken():
     # k = H*W: the coupon-collector retry must still finish with a permutation
-    context, query = generate_masks(seed=1, split="train", index=np.arange(50), height=8, width=8,
-                                    n_context=40, n_query=24)
+    context, query = generate_masks(
+        seed=1, split="train", index=np.arange(50), height=8, width=8, n_context=40, n_query=24
+    )
     assert (np.sort(np.concatenate([context, query], 1), 1) == np.arange(64)).all()
 
 
@@ -64,8 +65,9 @@ def test_hdf5_round_trip(tmp_path):
     build_masks(data, out, scheme="m", context_ratio=0.25, query_ratio=0.5, seed=3)
     for split, n in [("train", 30), ("test", 7)]:
         context, query = read_masks(out, split)
-        expected = generate_masks(seed=3, split=split, index=np.arange(n), height=16, width=16,
-                                  n_context=64, n_query=128)
+        expected = generate_masks(
+            seed=3, split=split, index=np.arange(n), height=16, width=16, n_context=64, n_query=128
+        )
         np.testing.assert_array_equal(context, expected[0])
         np.testing.assert_array_equal(query, expected[1])
     with h5py.File(out) as f:

@@ -38,17 +38,18 @@ def _imports(path: Path) -> set[str]:
 
 
 def module_closure(root: str | Path, module: str) -> list[Path]:
-    """Files of `module` and of every package module it imports, transitively (sorted)."""
+    """Files of `module`, its parent packages and every package module it imports, transitively."""
     root = Path(root)
     seen: dict[str, Path] = {}
     todo = [module]
     while todo:
         name = todo.pop()
         path = _module_file(root, name)
-        if name in seen or path is None:
+        if name in seen or path is None or not name.startswith(PACKAGE):
             continue
         seen[name] = path
         todo.extend(_imports(path))
+        todo.append(name.rpartition(".")[0])  # importing a.b.c runs a/__init__.py and a/b/__init__.py
     if module not in seen:
         raise ModuleNotFoundError(f"fingerprint: no source for {module} under {root}")
     return sorted(set(seen.values()))

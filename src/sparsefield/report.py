@@ -65,11 +65,8 @@ def markdown_tables(table: pd.DataFrame) -> str:
         lines += ["", f"## {dataset} · {scheme} ({int(n_images)} test images)", ""]
         lines.append("| approach | " + " | ".join(col[3] for col in present) + " |")
         lines.append("|---|" + "---:|" * len(present))
-
-        def key(name):
-            return -values.get((name, "psnr", "missing", "mean"), -np.inf)
-
-        for name in sorted(group.approach.unique(), key=key):
+        headline = {name: values.get((name, "psnr", "missing", "mean"), -np.inf) for name in group.approach.unique()}
+        for name in sorted(headline, key=lambda name: -headline[name]):
             cells = [_cell(values.get((name, *col[:3]), float("nan")), col[4]) for col in present]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
@@ -117,15 +114,14 @@ def compare(metrics, samples, data, masks, out_csv, out_md, fig_dir, *, images=(
         images: test images (positions in the test split) shown in the figures.
     """
     table = pd.concat([pd.read_csv(path) for path in metrics], ignore_index=True)
-    groups: dict[tuple[str, str], dict] = {}
-    for samples_path, data_path, masks_path in zip(samples, data, masks):
+    groups: dict[tuple[str, str], tuple[str, str, dict]] = {}  # (dataset, scheme) → data, masks, results
+    for samples_path, data_path, masks_path in zip(samples, data, masks, strict=True):
         result = read_samples(samples_path)
-        group = groups.setdefault((result.attrs["dataset"], result.attrs["scheme"]), dict(data=data_path, masks=masks_path))
-        group[result.attrs["approach"]] = result
+        key = (result.attrs["dataset"], result.attrs["scheme"])
+        groups.setdefault(key, (data_path, masks_path, {}))[2][result.attrs["approach"]] = result
     Path(fig_dir).mkdir(parents=True, exist_ok=True)
-    for (dataset, scheme), group in sorted(groups.items()):
-        data_path, masks_path = group.pop("data"), group.pop("masks")
-        common = set.intersection(*(set(result.index.tolist()) for result in group.values()))
+    for (dataset, scheme), (data_path, masks_path, results) in sorted(groups.items()):
+        common = set.intersection(*(set(result.index.tolist()) for result in results.values()))
         shown = [i for i in images if i in common]
         if not shown:
             continue
@@ -133,9 +129,9 @@ def compare(metrics, samples, data, masks, out_csv, out_md, fig_dir, *, images=(
         context, _ = read_masks(masks_path, "test")
         observed = dense_masks(torch.from_numpy(context[shown].astype(np.int64)), *truth.shape[1:3])[:, 0].numpy()
         predictions = {}
-        for name in sorted(group):
-            rows = [int(np.flatnonzero(group[name].index == i)[0]) for i in shown]
-            predictions[name] = group[name].mean[rows]
+        for name, result in sorted(results.items()):
+            rows = [int(np.flatnonzero(result.index == i)[0]) for i in shown]
+            predictions[name] = result.mean[rows]
         figure(truth, observed, predictions, Path(fig_dir) / f"{dataset}_{scheme}.png", f"{dataset} · {scheme}")
     with atomic_path(out_csv) as tmp:
         table.to_csv(tmp, index=False, float_format="%.6g")

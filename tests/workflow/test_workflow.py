@@ -12,8 +12,15 @@ COPIED = ["Snakefile", "workflow", "scripts", "envs", "config", "profiles", "src
 
 def snakemake(cwd, *args):
     """Run snakemake in `cwd` with the tiny test config; return its output (stdout + stderr)."""
-    cmd = [sys.executable, "-m", "snakemake", "--configfile", "tests/workflow/config.yaml",
-           "--replace-workflow-config", *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--configfile",
+        "tests/workflow/config.yaml",
+        "--replace-workflow-config",
+        *args,
+    ]
     run = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, f"{' '.join(cmd)} failed:\n{run.stdout}\n{run.stderr}"
     return run.stdout + run.stderr
@@ -21,7 +28,7 @@ def snakemake(cwd, *args):
 
 def job_counts(plan):
     """{rule: count} from the "Job stats" table of a dry run."""
-    lines = plan[plan.index("Job stats:"):].splitlines()[3:]
+    lines = plan[plan.index("Job stats:") :].splitlines()[3:]
     rows = [line.split() for line in lines[: next(i for i, line in enumerate(lines) if line.startswith("total"))]]
     return {rule: int(count) for rule, count in rows}
 

@@ -138,15 +138,27 @@ def build_masks(
     with atomic_path(out_path) as tmp, h5py.File(tmp, "w") as f:
         for split, n in sizes.items():
             context, query = generate_masks(
-                seed=seed, split=split, index=np.arange(n), height=height, width=width,
-                n_context=n_context, n_query=n_query,
+                seed=seed,
+                split=split,
+                index=np.arange(n),
+                height=height,
+                width=width,
+                n_context=n_context,
+                n_query=n_query,
             )
             group = f.create_group(split)
             write_array(group, "context", context)
             write_array(group, "query", query)
         f.attrs.update(
-            scheme=scheme, seed=seed, context_ratio=context_ratio, query_ratio=query_ratio,
-            H=height, W=width, n_context=n_context, n_query=n_query, format_version=FORMAT_VERSION,
+            scheme=scheme,
+            seed=seed,
+            context_ratio=context_ratio,
+            query_ratio=query_ratio,
+            H=height,
+            W=width,
+            n_context=n_context,
+            n_query=n_query,
+            format_version=FORMAT_VERSION,
         )
 
 

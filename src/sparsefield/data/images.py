@@ -1,0 +1,377 @@
+"""The images stage: builtin / CIFAR-10 / image-folder data -> `results/data/{dataset}.h5`.
+
+Layout of the file (the contract every later stage reads):
+
+    train/images      uint8 (N, H, W, C)
+    test/images       uint8 (M, H, W, C)
+    test/images_2x    uint8 (M, 2H, 2W, C)  the same scenes at twice the resolution (when available)
+    attrs             source, H, W, C, sha256 (of the inputs), and every parameter used
+
+Files are written atomically and without timestamps: the same inputs give the same bytes.
+"""
+
+from __future__ import annotations
+
+import inspect
+import io
+import os
+import pickle
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from sparsefield.data.patches import region_patches
+from sparsefield.io import atomic_path, open_h5, sha256_arrays, write_array
+
+# Colour photographs inside scikit-image that load offline. Left out: retina, colorwheel and
+# logo (synthetic or mostly flat); stereo_motorcycle contributes its LEFT view only.
+BUILTIN_PHOTOS = (
+    "astronaut",
+    "coffee",
+    "chelsea",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "rocket",
+    "stereo_motorcycle",
+)
+# Crops at 1/2 and 1/4 scale: linear interpolation from 10% random pixels then scores about
+# 22-23 dB on missing pixels, near CIFAR-10's 20-22 dB (tests/test_images.py checks it). 1/8
+# scale is harder still, but its 256-px windows fit the test band of hubble_deep_field alone,
+# which would then supply 43% of the test patches; at (2, 4) every photo supplies 1/7.
+DEFAULT_FACTORS = (2, 4)
+# Grayscale std on [0, 1]: rejects most of rocket's sky at 1/2 - 1/4 scale (56% / 39% of its
+# windows) and hubble's darkest background (6% at 1/2); almost nothing elsewhere. 4/255 kept the sky.
+DEFAULT_MIN_STD = 8 / 255
+CIFAR_URL = "https://www.cs.toronto.edu/~kriz/cifar.html"
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
+DATASETS = {"train": "train/images", "test": "test/images", "test_2x": "test/images_2x"}
+
+
+@dataclass
+class ImageSet:
+    train: np.ndarray  # uint8 (N, H, W, C)
+    test: np.ndarray  # uint8 (M, H, W, C)
+    test_2x: np.ndarray | None  # uint8 (M, 2H, 2W, C): test[i]'s scene at twice the resolution
+    source: str  # 'builtin' | 'cifar10' | 'imagefolder'
+    sha256: str  # digest of the inputs (photos / files) the set was cut from
+
+
+def builtin_photos() -> list[np.ndarray]:
+    """The scikit-image photographs of `BUILTIN_PHOTOS`, uint8 (H_p, W_p, 3) each."""
+    import skimage.data
+
+    photos = []
+    for name in BUILTIN_PHOTOS:
+        photo = getattr(skimage.data, name)()
+        if name == "stereo_motorcycle":
+            # (left, right, disparity): the right view shows the same scene as the left one, so
+            # it would put the same content on both sides of the train/test split. Never use it.
+            photo = photo[0]
+        photos.append(photo)
+    return photos
+
+
+def builtin_images(
+    *,
+    n_train: int,
+    n_test: int,
+    size: int = 32,
+    factors: tuple[int, ...] = DEFAULT_FACTORS,
+    test_fraction: float = 0.3,
+    min_std: float = DEFAULT_MIN_STD,
+    seed: int = 0,
+) -> ImageSet:
+    """Natural-image patches cut from disjoint regions of scikit-image's photographs.
+
+    Args:
+        n_train, n_test: number of patches per split.
+        size: patch side H = W.
+        factors: even downscaling factors; a patch is the f x f block mean of a (size*f)^2 window.
+        test_fraction: share of every photograph (a band along its longer side) that is test.
+        min_std: windows whose grayscale std ([0, 1] scale) is below this are rejected.
+        seed: seed of the window sampling.
+
+    Returns:
+        ImageSet with train (n_train, size, size, 3), test (n_test, size, size, 3) and
+        test_2x (n_test, 2*size, 2*size, 3).
+    """
+    photos = builtin_photos()
+    cut = region_patches(
+        photos,
+        n_train=n_train,
+        n_test=n_test,
+        size=size,
+        factors=factors,
+        test_fraction=test_fraction,
+        min_std=min_std,
+        seed=seed,
+    )
+    return ImageSet(cut.train, cut.test, cut.test_2x, "builtin", sha256_arrays(*photos))
+
+
+_PICKLE_GLOBALS = {  # all that pickled numpy arrays need (_codecs: bytes in Python 3 protocol 2)
+    (module, name)
+    for module in ("numpy", "numpy.core.multiarray", "numpy._core.multiarray")
+    for name in ("_reconstruct", "ndarray", "dtype", "scalar")
+} | {("_codecs", "encode"), ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer")}
+
+
+class _ArrayUnpickler(pickle.Unpickler):
+    """Unpickles CIFAR batches (dicts, lists, bytes, numpy arrays) and refuses any other global."""
+
+    def find_class(self, module: str, name: str):
+        if (module, name) in _PICKLE_GLOBALS:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"unexpected global {module}.{name}")
+
+
+def _locate_cifar(path: Path) -> Path | None:
+    """The cifar-10-batches-py folder or cifar-10-python.tar.gz at or inside `path`, if any."""
+    for candidate in (path, path / "cifar-10-batches-py", path / "cifar-10-python.tar.gz"):
+        if candidate.is_dir() and (candidate / "test_batch").is_file():
+            return candidate
+        if candidate.is_file() and candidate.name.endswith((".tar.gz", ".tgz")):
+            return candidate
+    return None
+
+
+def _read_members(location: Path, names: list[str]) -> dict[str, bytes]:
+    """Raw bytes of the batch files `names` from a folder or (in one pass) from the tarball."""
+    if location.is_dir():
+        return {name: (location / name).read_bytes() for name in names if (location / name).is_file()}
+    found = {}
+    try:
+        with tarfile.open(location, "r:*") as tar:
+            for member in tar:
+                name = member.name.rsplit("/", 1)[-1]
+                if member.isfile() and name in names:
+                    found[name] = tar.extractfile(member).read()
+                    if len(found) == len(names):
+                        break
+    except (tarfile.TarError, OSError, EOFError) as err:
+        raise ValueError(f"cifar10: {location} is not a readable tarball ({err}); download it again") from None
+    return found
+
+
+def _cifar_split(
+    location: Path, members: dict[str, bytes], names: list[str], n: int | None
+) -> tuple[np.ndarray, list[bytes]]:
+    """The first n images (all if None) of the batches `names`, uint8 (n, 32, 32, 3), and their bytes."""
+    images, raw, count = [], [], 0
+    for name in names:
+        if n is not None and count >= n:
+            break
+        data = members.get(name)
+        if data is None:
+            raise FileNotFoundError(f"cifar10: {location} has no {name}; download it again from {CIFAR_URL}")
+        try:
+            batch = _ArrayUnpickler(io.BytesIO(data), encoding="bytes").load()
+            rows = np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)  # CHW-flattened rows
+        except Exception as err:  # a damaged pickle raises anything
+            raise ValueError(f"cifar10: {location}/{name} is not a CIFAR-10 batch ({err})") from None
+        images.append(rows.transpose(0, 2, 3, 1))
+        raw.append(data)
+        count += len(rows)
+    if n is not None and count < n:
+        raise ValueError(f"cifar10: asked for {n} images but {location} holds only {count} in {names}")
+    return np.concatenate(images)[:n], raw
+
+
+def cifar10_images(
+    path: str | os.PathLike, *, n_train: int | None = None, n_test: int | None = None, download: bool = False
+) -> ImageSet:
+    """CIFAR-10 from the standard python-version folder or tarball.
+
+    Args:
+        path: the `cifar-10-batches-py` folder, the `cifar-10-python.tar.gz` tarball, or a
+            folder holding either (where torchvision downloads to with `download`).
+        n_train, n_test: the first n images of data_batch_1..5 / test_batch; None = all.
+        download: fetch it with torchvision into `path` when it is not there.
+
+    Returns:
+        ImageSet with train (n_train, 32, 32, 3), test (n_test, 32, 32, 3), no test_2x.
+    """
+    path = Path(path)
+    location = _locate_cifar(path)
+    if location is None and download:
+        import torchvision
+
+        torchvision.datasets.CIFAR10(root=str(path), download=True)
+        location = _locate_cifar(path)
+    if location is None:
+        raise FileNotFoundError(
+            f"cifar10: no cifar-10-batches-py folder or cifar-10-python.tar.gz at {path}; "
+            f"download it from {CIFAR_URL} and put it there, or set download: true"
+        )
+    train_names = [f"data_batch_{i}" for i in range(1, 6)]
+    members = _read_members(location, [*train_names, "test_batch"])
+    train, raw_train = _cifar_split(location, members, train_names, n_train)
+    test, raw_test = _cifar_split(location, members, ["test_batch"], n_test)
+    digest = sha256_arrays(*(np.frombuffer(raw, np.uint8) for raw in raw_train + raw_test))
+    return ImageSet(train, test, None, "cifar10", digest)
+
+
+def image_files(folder: str | os.PathLike) -> list[Path]:
+    """PNG/JPEG/TIFF files under `folder` (recursive, any case, not hidden), sorted by relative path."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"imagefolder: {folder} is not a folder")
+    files = sorted(
+        (p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")),
+        key=lambda p: p.relative_to(folder).as_posix(),
+    )
+    files = [p for p in files if p.is_file()]
+    if not files:
+        raise FileNotFoundError(f"imagefolder: no PNG/JPEG/TIFF files under {folder}")
+    return files
+
+
+def read_rgb(file: str | os.PathLike) -> np.ndarray:
+    """One image file as uint8 (H, W, 3): EXIF rotation applied, alpha dropped, gray repeated to 3
+    channels, 16-bit gray scaled to 8 bits. Any failure is a ValueError naming the file."""
+    from PIL import Image, ImageOps
+
+    try:
+        with Image.open(file) as img:
+            img = ImageOps.exif_transpose(img)
+            if img.mode.startswith("I"):  # 16-bit (or 32-bit integer) grayscale
+                gray = np.clip(np.rint(np.asarray(img, dtype=np.float64) / 257), 0, 255).astype(np.uint8)
+                return np.repeat(gray[:, :, None], 3, axis=2)
+            return np.asarray(img.convert("RGB"))
+    except Exception as err:  # PIL raises OSError, ValueError, SyntaxError, ... for bad files
+        raise ValueError(f"imagefolder: cannot read {file} ({err})".replace("\n", " ")) from None
+
+
+def _square(photo: np.ndarray, size: int) -> np.ndarray:
+    """Central square crop of (H, W, 3), resized (antialiased Lanczos) to uint8 (size, size, 3)."""
+    from PIL import Image
+
+    h, w = photo.shape[:2]
+    side = min(h, w)
+    top, left = (h - side) // 2, (w - side) // 2
+    crop = Image.fromarray(photo[top : top + side, left : left + side])
+    return np.asarray(crop.resize((size, size), Image.Resampling.LANCZOS))
+
+
+def _first(images: np.ndarray, n: int | None, what: str) -> np.ndarray:
+    if n is not None and n > len(images):
+        raise ValueError(f"imagefolder: asked for {n} {what} images but the folder gives only {len(images)}")
+    return images[:n]
+
+
+def imagefolder_images(
+    path: str | os.PathLike,
+    *,
+    size: int = 32,
+    mode: str = "patches",
+    n_train: int | None = None,
+    n_test: int | None = None,
+    test_fraction: float = 0.3,
+    seed: int = 0,
+    factors: tuple[int, ...] = DEFAULT_FACTORS,
+    min_std: float = DEFAULT_MIN_STD,
+) -> ImageSet:
+    """Images from any folder of PNG/JPEG/TIFF files (see `read_rgb` for colour handling).
+
+    Args:
+        path: the folder, searched recursively.
+        size: side H = W of the output images.
+        mode: 'patches' cuts patches like `builtin_images` from disjoint regions of every file;
+            'resize' turns each file into one image (central square, resized) and splits by file.
+        n_train, n_test: number of images per split; required for 'patches', None = all for 'resize'.
+        test_fraction: share of every file ('patches') or of the files ('resize') that is test.
+        seed: seed of the window sampling ('patches') or of the file permutation ('resize').
+        factors, min_std: as in `builtin_images` ('patches' only).
+
+    Returns:
+        ImageSet of uint8 (n, size, size, 3); test_2x (n_test, 2*size, 2*size, 3) in 'patches' mode.
+    """
+    if mode not in ("patches", "resize"):
+        raise ValueError(f"imagefolder: mode must be 'patches' or 'resize', got {mode!r}")
+    if mode == "patches" and (n_train is None or n_test is None):
+        raise ValueError("imagefolder: mode 'patches' needs n_train and n_test")
+    photos = [read_rgb(file) for file in image_files(path)]
+    digest = sha256_arrays(*photos)
+    if mode == "patches":
+        cut = region_patches(
+            photos,
+            n_train=n_train,
+            n_test=n_test,
+            size=size,
+            factors=factors,
+            test_fraction=test_fraction,
+            min_std=min_std,
+            seed=seed,
+        )
+        return ImageSet(cut.train, cut.test, cut.test_2x, "imagefolder", digest)
+    if len(photos) < 2:
+        raise ValueError(f"imagefolder: mode 'resize' needs at least 2 files in {path}, found {len(photos)}")
+    images = np.stack([_square(photo, size) for photo in photos])
+    order = np.random.default_rng(seed).permutation(len(images))
+    n_test_files = min(max(round(test_fraction * len(images)), 1), len(images) - 1)
+    train, test = images[order[:-n_test_files]], images[order[-n_test_files:]]
+    return ImageSet(_first(train, n_train, "train"), _first(test, n_test, "test"), None, "imagefolder", digest)
+
+
+def write_images(path: str | os.PathLike, images: ImageSet, /, **attrs) -> None:
+    """Write `images` to an HDF5 file atomically (layout in the module docstring).
+
+    Args:
+        path: output `.h5` file.
+        images: the ImageSet.
+        **attrs: parameters to record (numbers, strings, bools or lists of them; None is skipped).
+    """
+    _, height, width, channels = images.test.shape
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        write_array(f.create_group("train"), "images", images.train)
+        test = f.create_group("test")
+        write_array(test, "images", images.test)
+        if images.test_2x is not None:
+            write_array(test, "images_2x", images.test_2x)
+        header = dict(source=images.source, H=height, W=width, C=channels, sha256=images.sha256)
+        for key, value in {**header, **attrs}.items():
+            if value is None:
+                continue
+            if isinstance(value, os.PathLike):
+                value = os.fspath(value)
+            if isinstance(value, (tuple, list)):
+                value = list(value)
+            if not isinstance(value, (str, bool, int, float, list, np.integer, np.floating)):
+                raise TypeError(f"write_images: attribute {key}={value!r} is not a number, string or list")
+            f.attrs[key] = value
+
+
+def read_images(path: str | os.PathLike, split: str) -> np.ndarray:
+    """Read one split ('train', 'test' or 'test_2x') of an images file as uint8 (N, H, W, C)."""
+    if split not in DATASETS:
+        raise ValueError(f"read_images: split must be one of {list(DATASETS)}, got {split!r}")
+    with open_h5(path, "images") as f:
+        if DATASETS[split] not in f:
+            raise ValueError(f"{path}: no {DATASETS[split]} in this images file; rebuild it")
+        images = f[DATASETS[split]][()]
+    if images.dtype != np.uint8 or images.ndim != 4:
+        raise ValueError(f"{path}: {DATASETS[split]} is {images.dtype} {images.shape}, not uint8 (N, H, W, C)")
+    return images
+
+
+SOURCES = {"builtin": builtin_images, "cifar10": cifar10_images, "imagefolder": imagefolder_images}
+
+
+def build_images(out_path: str | os.PathLike, *, source: str, **params) -> None:
+    """Build the images file `out_path` from `source` ('builtin', 'cifar10' or 'imagefolder').
+
+    `params` are the keyword arguments of that source's function; all of them, defaults
+    included, are recorded as attributes of the file.
+    """
+    if source not in SOURCES:
+        raise ValueError(f"images: unknown source {source!r}; choose one of {sorted(SOURCES)}")
+    make = SOURCES[source]
+    try:
+        bound = inspect.signature(make).bind(**params)
+    except TypeError as err:
+        raise TypeError(f"images: source {source!r}: {err}") from None
+    bound.apply_defaults()
+    write_images(out_path, make(**bound.arguments), **bound.arguments)
