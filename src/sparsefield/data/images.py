@@ -98,18 +98,16 @@ def builtin_images(
         ImageSet with train (n_train, size, size, 3), test (n_test, size, size, 3) and
         test_2x (n_test, 2*size, 2*size, 3).
     """
-    photos = builtin_photos()
-    cut = region_patches(
-        photos,
-        n_train=n_train,
-        n_test=n_test,
-        size=size,
-        factors=factors,
-        test_fraction=test_fraction,
-        min_std=min_std,
-        seed=seed,
-    )
-    return ImageSet(cut.train, cut.test, cut.test_2x, "builtin", sha256_arrays(*photos))
+    return _patch_set(
+        builtin_photos(), "builtin", n_train=n_train, n_test=n_test, size=size, factors=factors,
+        test_fraction=test_fraction, min_std=min_std, seed=seed,
+    )  # fmt: skip
+
+
+def _patch_set(photos: list[np.ndarray], source: str, **params) -> ImageSet:
+    """Patches of `photos` from disjoint train/test regions (`patches.region_patches`)."""
+    cut = region_patches(photos, **params)
+    return ImageSet(cut.train, cut.test, cut.test_2x, source, sha256_arrays(*photos))
 
 
 _PICKLE_GLOBALS = {  # all that pickled numpy arrays need (_codecs: bytes in Python 3 protocol 2)
@@ -294,26 +292,19 @@ def imagefolder_images(
     if mode == "patches" and (n_train is None or n_test is None):
         raise ValueError("imagefolder: mode 'patches' needs n_train and n_test")
     photos = [read_rgb(file) for file in image_files(path)]
-    digest = sha256_arrays(*photos)
     if mode == "patches":
-        cut = region_patches(
-            photos,
-            n_train=n_train,
-            n_test=n_test,
-            size=size,
-            factors=factors,
-            test_fraction=test_fraction,
-            min_std=min_std,
-            seed=seed,
-        )
-        return ImageSet(cut.train, cut.test, cut.test_2x, "imagefolder", digest)
+        return _patch_set(
+            photos, "imagefolder", n_train=n_train, n_test=n_test, size=size, factors=factors,
+            test_fraction=test_fraction, min_std=min_std, seed=seed,
+        )  # fmt: skip
     if len(photos) < 2:
         raise ValueError(f"imagefolder: mode 'resize' needs at least 2 files in {path}, found {len(photos)}")
     images = np.stack([_square(photo, size) for photo in photos])
     order = np.random.default_rng(seed).permutation(len(images))
     n_test_files = min(max(round(test_fraction * len(images)), 1), len(images) - 1)
     train, test = images[order[:-n_test_files]], images[order[-n_test_files:]]
-    return ImageSet(_first(train, n_train, "train"), _first(test, n_test, "test"), None, "imagefolder", digest)
+    train, test = _first(train, n_train, "train"), _first(test, n_test, "test")
+    return ImageSet(train, test, None, "imagefolder", sha256_arrays(*photos))
 
 
 def write_images(path: str | os.PathLike, images: ImageSet, /, **attrs) -> None:
