@@ -63,6 +63,7 @@ def broken(config, path, value):
         (["approaches", "data"], {"kind": "linear", "dataset": "builtin", "scheme": "cq_10_10"}, r"approaches\.data"),
         (["approaches", "a/b"], {"kind": "linear", "dataset": "builtin", "scheme": "cq_10_10"}, r"approaches"),
         (["evaluation", "n_images"], 0, r"evaluation\.n_images"),
+        (["approaches", "linear", "params"], {"k": 3}, r"approaches\.linear\.params: {.k.: 3} is expected to be empty"),
         (["typo_key"], 1, r"typo_key"),
     ],
 )
