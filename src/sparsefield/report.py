@@ -33,9 +33,15 @@ TABLE = [
     ("ssim", "full", "mean", "SSIM full", 4),
     ("mae", "missing", "mean", "MAE missing", 4),
     ("psnr", "missing", "sample", "PSNR missing (1 sample)", 2),
+    ("psnr", "query_alone", "mean", "PSNR query (sampled alone)", 2),
+    ("psnr", "full_2x", "mean", "PSNR 2× (own)", 2),
+    ("psnr", "full_2x", "bicubic", "PSNR 2× (bicubic)", 2),
     ("crps", "missing", "samples", "CRPS missing", 4),
     ("coverage90", "missing", "samples", "90% coverage", 3),
     ("seconds_per_image", "-", "-", "s / image", 4),
+    ("nfe", "-", "-", "NFE", 0),
+    ("params", "-", "-", "params", 0),
+    ("train_seconds", "-", "-", "train s", 0),
 ]
 
 
@@ -57,6 +63,8 @@ def markdown_tables(table: pd.DataFrame) -> str:
         "(query ∪ remaining); `query` = the scheme's held-out query pixels; `remaining` = neither",
         "context nor query; `full` = the whole image. Estimator: the mean of the K samples",
         "(a deterministic approach's prediction). SSIM is torchmetrics' (Gaussian 11×11, σ = 1.5).",
+        "2×: PSNR on the grid of twice the resolution against the true 2× test images — an approach's",
+        "own prediction there (learned fields), or bicubic upsampling of its H×W prediction.",
     ]
     for (dataset, scheme), group in table.groupby(["dataset", "scheme"], sort=True):
         values = group.set_index(["approach", "metric", "region", "estimator"])["value"]

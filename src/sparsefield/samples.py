@@ -7,12 +7,17 @@ Layout (all arrays in [0, 1], channels last):
     std      float32 (N, H, W, C)     per-pixel standard deviation over the K samples
     index    int64   (N,)             position of each image in the test split
     attrs    approach, kind, dataset, scheme, n_samples, nfe, seconds_per_image
+
+Optional arrays a learned approach adds (`extras`):
+
+    query_samples  float32 (N, K, Nq, C)   samples drawn at the query pixels alone (the trained task)
+    mean_2x        float32 (N, 2H, 2W, C)  mean prediction on the grid of twice the resolution
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import h5py
 import numpy as np
@@ -29,15 +34,22 @@ class Samples:
     std: np.ndarray  # (N, H, W, C) float32
     index: np.ndarray  # (N,) int64
     attrs: dict
+    extras: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-def write_samples(path: str | os.PathLike, samples: np.ndarray, index: np.ndarray, **attrs) -> None:
+EXTRAS = ("query_samples", "mean_2x")
+
+
+def write_samples(
+    path: str | os.PathLike, samples: np.ndarray, index: np.ndarray, extras: dict | None = None, **attrs
+) -> None:
     """Write K samples per test image, their mean and std, atomically.
 
     Args:
         path: output `samples.h5`.
         samples: (N, K, H, W, C) reconstructions in [0, 1].
         index: (N,) positions of the images in the test split.
+        extras: optional arrays named in EXTRAS.
         **attrs: at least approach, kind, dataset, scheme, nfe, seconds_per_image.
     """
     missing = [key for key in REQUIRED_ATTRS if key not in attrs]
@@ -51,6 +63,10 @@ def write_samples(path: str | os.PathLike, samples: np.ndarray, index: np.ndarra
         write_array(f, "mean", samples.mean(axis=1))
         write_array(f, "std", samples.std(axis=1))
         write_array(f, "index", np.asarray(index, dtype=np.int64))
+        for name, array in (extras or {}).items():
+            if name not in EXTRAS:
+                raise ValueError(f"{path}: unknown extra array '{name}' (known: {EXTRAS})")
+            write_array(f, name, np.asarray(array, dtype=np.float32))
         for key, value in {**attrs, "n_samples": samples.shape[1]}.items():
             f.attrs[key] = value
 
@@ -64,4 +80,5 @@ def read_samples(path: str | os.PathLike) -> Samples:
             std=f["std"][()],
             index=f["index"][()],
             attrs={key: (value.item() if hasattr(value, "item") else value) for key, value in f.attrs.items()},
+            extras={name: f[name][()] for name in EXTRAS if name in f},
         )

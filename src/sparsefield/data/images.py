@@ -348,6 +348,12 @@ def read_images(path: str | os.PathLike, split: str) -> np.ndarray:
     return images
 
 
+def has_split(path: str | os.PathLike, split: str) -> bool:
+    """Whether an images file holds `split` (e.g. 'test_2x', which CIFAR-10 lacks)."""
+    with open_h5(path, "images") as f:
+        return DATASETS[split] in f
+
+
 SOURCES = {"builtin": builtin_images, "cifar10": cifar10_images, "imagefolder": imagefolder_images}
 
 

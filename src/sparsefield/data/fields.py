@@ -1,0 +1,99 @@
+"""Images and fixed masks as neural-field batches (seed 002's sparse-to-sparse data).
+
+Coordinates are pixel centres in [0, 1]²: pixel (y, x) of an H×W image sits at
+((y + 0.5) / H, (x + 0.5) / W), so the same scene at 2H×2W has its pixels at the
+same continuous positions. Values are scaled from [0, 1] to [-1, 1].
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import torch
+
+
+@dataclass
+class FieldBatch:
+    input_coords: torch.Tensor  # (B, Ni, 2) observed pixel positions, (y, x) in [0, 1]
+    input_values: torch.Tensor  # (B, Ni, C) observed values in [-1, 1]
+    output_coords: torch.Tensor  # (B, No, 2) positions to predict
+    output_values: torch.Tensor  # (B, No, C) targets in [-1, 1] (zeros when unknown)
+
+    def to(self, device: torch.device | str) -> FieldBatch:
+        return FieldBatch(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})
+
+    def __len__(self) -> int:
+        return self.input_coords.shape[0]
+
+
+def pixel_coords(indices: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Pixel-centre coordinates (..., 2) in [0, 1] of flat row-major indices (...)."""
+    y = torch.div(indices, width, rounding_mode="floor")
+    x = indices - y * width
+    return torch.stack([(y + 0.5) / height, (x + 0.5) / width], dim=-1).float()
+
+
+def grid_coords(height: int, width: int) -> torch.Tensor:
+    """(H*W, 2) coordinates of every pixel centre, row-major."""
+    return pixel_coords(torch.arange(height * width), height, width)
+
+
+def to_unit(images: torch.Tensor) -> torch.Tensor:
+    """uint8 images (..., C) → float values in [-1, 1]."""
+    return images.float() / 127.5 - 1.0
+
+
+def from_unit(values: torch.Tensor) -> torch.Tensor:
+    """Values in [-1, 1] → [0, 1] (clipped)."""
+    return ((values + 1.0) / 2.0).clamp(0.0, 1.0)
+
+
+def gather_pixels(images: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
+    """Values (B, K, C) of images (B, H, W, C) at flat pixel indices (B, K)."""
+    flat = images.reshape(images.shape[0], -1, images.shape[-1])
+    return torch.gather(flat, 1, indices.long()[..., None].expand(-1, -1, flat.shape[-1]))
+
+
+def field_batch(images: torch.Tensor, context: torch.Tensor, query: torch.Tensor) -> FieldBatch:
+    """Batch of uint8 images (B, H, W, C) observed at `context` (B, Ni), asked at `query` (B, No)."""
+    height, width = images.shape[1:3]
+    values = to_unit(images)
+    return FieldBatch(
+        input_coords=pixel_coords(context.long(), height, width),
+        input_values=gather_pixels(values, context),
+        output_coords=pixel_coords(query.long(), height, width),
+        output_values=gather_pixels(values, query),
+    )
+
+
+class FieldDataset(torch.utils.data.Dataset):
+    """Images with their fixed masks, as seed 002's (input, output) pixel sets.
+
+    Item i: input = image i's context pixels, output = its query pixels (the
+    supervised set, seed 000's query-only loss). Everything is precomputed once,
+    so a batch is one fancy-indexing step (`__getitems__`): loading never limits
+    training speed.
+
+    Args:
+        images: (N, H, W, C) uint8.
+        context, query: (N, Ni) and (N, No) flat pixel indices (the fixed masks).
+    """
+
+    def __init__(self, images, context, query):
+        self.images = torch.as_tensor(images)
+        self.context = torch.as_tensor(context).long()
+        self.query = torch.as_tensor(query).long()
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitems__(self, indices: list[int]) -> FieldBatch:
+        index = torch.as_tensor(indices)
+        return field_batch(self.images[index], self.context[index], self.query[index])
+
+    def __getitem__(self, i: int) -> FieldBatch:
+        return self.__getitems__([i])
+
+    @staticmethod
+    def collate(batch: FieldBatch) -> FieldBatch:
+        return batch  # __getitems__ already returns the whole batch
