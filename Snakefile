@@ -12,6 +12,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/images.smk"
 include: "workflow/rules/masks.smk"
 include: "workflow/rules/baselines.smk"
+include: "workflow/rules/learned.smk"
 include: "workflow/rules/evaluate.smk"
 
 

@@ -15,5 +15,8 @@ compare(
     snakemake.output.csv,
     snakemake.output.md,
     snakemake.output.figures,
+    train_logs=snakemake.input.train_logs,
+    sweeps=snakemake.input.sweeps,
+    out_sweep=snakemake.output.sweep,
     images=snakemake.params.images,
 )

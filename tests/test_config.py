@@ -38,6 +38,20 @@ def test_schema_kinds_are_the_registry(schema):
     assert sorted(kinds["properties"]["kind"]["enum"]) == sorted(KINDS)
 
 
+def test_registry_samplers_are_the_objectives():
+    from sparsefield.objectives import OBJECTIVES
+
+    for kind, objective in OBJECTIVES.items():
+        assert KINDS[kind].samplers == objective.SAMPLERS
+
+
+def test_unknown_sampler_names_the_key(repo_root, schema):
+    config = yaml.safe_load((repo_root / "tests/workflow/config.yaml").read_text())
+    config["approaches"]["flow_tiny"]["params"]["sample"]["sampler"] = "ddim"
+    with pytest.raises(ConfigError, match=r"approaches\.flow_tiny\.params\.sample\.sampler: 'ddim' is not"):
+        validate_config(config, schema)
+
+
 def broken(config, path, value):
     config = copy.deepcopy(config)
     *parents, last = path

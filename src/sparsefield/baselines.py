@@ -8,6 +8,8 @@ coordinates (y, x) = (idx // W, idx % W), and fills in all the others:
     cubic       Clough-Tocher piecewise-cubic, C1, on the same triangulation (CloughTocher2DInterpolator)
     biharmonic  solution of the discrete biharmonic equation with the context as boundary
                 values (skimage.restoration.inpaint_biharmonic)
+    normconv    multi-scale normalised convolution (sparsefield.normconv), batched in torch:
+                the classical estimate the learned approaches start from
 
 The scattered-data methods triangulate once per image with all channels as one
 vector value; pixels outside the convex hull of the context (NaN) take the
@@ -35,10 +37,11 @@ from scipy.spatial import Delaunay, QhullError
 from skimage.restoration import inpaint_biharmonic
 from threadpoolctl import threadpool_limits
 
+from sparsefield import normconv
 from sparsefield.io import open_h5
 from sparsefield.samples import write_samples
 
-METHODS = ("nearest", "linear", "cubic", "biharmonic")
+METHODS = ("nearest", "linear", "cubic", "biharmonic", "normconv")
 
 
 def _scattered(values: np.ndarray, points: np.ndarray, grid: np.ndarray, method: str) -> np.ndarray:
@@ -110,6 +113,8 @@ def reconstruct(images: np.ndarray, context: np.ndarray, *, method: str, workers
     n, height, width, channels = images.shape
     if context.size and (context.min() < 0 or context.max() >= height * width):
         raise ValueError(f"context indices must lie in [0, {height * width}) for {height}x{width} images")
+    if method == "normconv":
+        return normconv.reconstruct(images, context)
     flat = images.reshape(n, height * width, channels)
     values = np.take_along_axis(flat, context[:, :, None], axis=1).astype(np.float64)  # (N, Kc, C)
     if workers <= 1 or n < 2:

@@ -65,6 +65,13 @@ def validate_config(config: dict, schema_path: str | os.PathLike) -> dict:
             raise ConfigError(f"config key approaches.{name}: '{name}' is a results/ folder; rename the approach")
         if approach["kind"] not in KINDS:
             raise ConfigError(f"config key approaches.{name}.kind: unknown kind '{approach['kind']}'")
+        for part in ("evaluation", "sample"):
+            sampler = approach["params"].get(part, {}).get("sampler")
+            if sampler is not None and sampler not in KINDS[approach["kind"]].samplers:
+                raise ConfigError(
+                    f"config key approaches.{name}.params.{part}.sampler: '{sampler}' is not a sampler of kind "
+                    f"'{approach['kind']}'; use one of {list(KINDS[approach['kind']].samplers)}"
+                )
         for key, known in (("dataset", config["datasets"]), ("scheme", config["schemes"])):
             if approach[key] not in known:
                 raise ConfigError(

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 class Kind:
     stages: tuple[str, ...]  # Snakemake stages that produce samples.h5, in order
     description: str
+    samplers: tuple[str, ...] = ()  # sampler names of a learned kind (its objective's SAMPLERS)
 
 
 KINDS: dict[str, Kind] = {
@@ -20,6 +21,16 @@ KINDS: dict[str, Kind] = {
     "linear": Kind(("baseline",), "piecewise-linear on the Delaunay triangulation (scipy griddata)"),
     "cubic": Kind(("baseline",), "Clough-Tocher C1 cubic on the triangulation (scipy griddata)"),
     "biharmonic": Kind(("baseline",), "biharmonic inpainting (scikit-image)"),
+    "normconv": Kind(("baseline",), "multi-scale normalised convolution: the learned approaches' starting point"),
+    "score": Kind(
+        ("train", "sample"),
+        "VP-SDE score model; reverse-SDE Euler-Maruyama (+ Langevin corrector)",
+        ("euler_maruyama", "pc"),
+    ),
+    "denoiser": Kind(("train", "sample"), "x0-denoiser on a cosine schedule; DDPM / DDIM sampling", ("ddpm", "ddim")),
+    "flow": Kind(
+        ("train", "sample"), "conditional flow matching on the straight path; Euler / Heun", ("euler", "heun")
+    ),
 }
 
 

@@ -111,7 +111,56 @@ def figure(truth, context_mask, predictions: dict[str, np.ndarray], path: str | 
     plt.close(fig)
 
 
-def compare(metrics, samples, data, masks, out_csv, out_md, fig_dir, *, images=(0, 1, 2, 3, 4, 5)) -> None:
+def learning_curves(logs: dict[str, pd.DataFrame], classical: dict[str, float], path) -> None:
+    """Test PSNR on missing pixels against training step, one line per learned approach.
+
+    Args:
+        logs: approach → its train_log.csv (rows with test_psnr_missing are plotted).
+        classical: approach → PSNR of the best classical baseline on its dataset and scheme (dotted line).
+    """
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for i, (name, log) in enumerate(sorted(logs.items())):
+        points = log.dropna(subset=["test_psnr_missing"])
+        color = f"C{i}"
+        ax.plot(points.step, points.test_psnr_missing, "o-", color=color, label=name)
+        ax.axhline(points.classical_psnr.iloc[0], color=color, linestyle="--", linewidth=0.8)
+        if name in classical:
+            ax.axhline(classical[name], color=color, linestyle=":", linewidth=0.8)
+    ax.set_xlabel("training step")
+    ax.set_ylabel("test PSNR, missing pixels (dB)")
+    ax.set_title("learning curves (dashed: normconv start on the same images; dotted: best classical)", fontsize=8)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+
+
+def nfe_figure(sweep: pd.DataFrame, path) -> None:
+    """Mean-of-K PSNR on missing pixels against NFE, one line per (approach, sampler)."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for (name, sampler), rows in sweep.groupby(["approach", "sampler"]):
+        ax.plot(rows.nfe, rows.psnr_missing, "o-", label=f"{name} · {sampler}")
+    ax.set_xscale("log")
+    ax.set_xlabel("NFE (network evaluations per sample)")
+    ax.set_ylabel("PSNR, missing pixels, mean of K (dB)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+
+
+def best_classical(table: pd.DataFrame) -> dict[tuple[str, str], float]:
+    """(dataset, scheme) → highest mean PSNR on missing pixels among approaches without NFE > 0."""
+    psnr = table[(table.metric == "psnr") & (table.region == "missing") & (table.estimator == "mean")]
+    nfe = table[table.metric == "nfe"].set_index("approach")["value"]
+    classical = psnr[psnr.approach.map(nfe).fillna(0) == 0]
+    return classical.groupby(["dataset", "scheme"])["value"].max().to_dict()
+
+
+def compare(metrics, samples, data, masks, out_csv, out_md, fig_dir, *, train_logs=(), sweeps=(), out_sweep=None,
+            images=(0, 1, 2, 3, 4, 5)) -> None:  # fmt: skip
     """The stage entry point.
 
     Args:
@@ -119,6 +168,8 @@ def compare(metrics, samples, data, masks, out_csv, out_md, fig_dir, *, images=(
             samples.h5, data HDF5 and masks HDF5.
         out_csv, out_md: comparison.csv and comparison.md.
         fig_dir: folder for `{dataset}_{scheme}.png`.
+        train_logs, sweeps: train_log.csv and nfe_sweep.csv of each learned approach.
+        out_sweep: every sweep in one CSV (empty without learned approaches).
         images: test images (positions in the test split) shown in the figures.
     """
     table = pd.concat([pd.read_csv(path) for path in metrics], ignore_index=True)
@@ -141,6 +192,18 @@ def compare(metrics, samples, data, masks, out_csv, out_md, fig_dir, *, images=(
             rows = [int(np.flatnonzero(result.index == i)[0]) for i in shown]
             predictions[name] = result.mean[rows]
         figure(truth, observed, predictions, Path(fig_dir) / f"{dataset}_{scheme}.png", f"{dataset} · {scheme}")
+    if train_logs:
+        logs = {Path(path).parent.name: pd.read_csv(path) for path in train_logs}
+        where = table.drop_duplicates("approach").set_index("approach")[["dataset", "scheme"]]
+        lines = best_classical(table)
+        classical = {name: lines[tuple(where.loc[name])] for name in logs if tuple(where.loc[name]) in lines}
+        learning_curves(logs, classical, Path(fig_dir) / "learning_curves.png")
+    sweep = pd.concat([pd.read_csv(path) for path in sweeps], ignore_index=True) if sweeps else pd.DataFrame()
+    if len(sweep):
+        nfe_figure(sweep, Path(fig_dir) / "nfe_sweep.png")
+    if out_sweep is not None:
+        with atomic_path(out_sweep) as tmp:
+            sweep.to_csv(tmp, index=False, float_format="%.6g")
     with atomic_path(out_csv) as tmp:
         table.to_csv(tmp, index=False, float_format="%.6g")
     with atomic_path(out_md) as tmp:

@@ -63,7 +63,7 @@ def test_single_target_builds_only_its_ancestors(workdir):
 def test_dag_runs_and_scores(built):
     table = pd.read_csv(built / "results/comparison.csv")
     assert list(table.columns) == ["approach", "dataset", "scheme", "metric", "region", "estimator", "value"]
-    assert set(table.approach) == {"nearest", "linear", "biharmonic", "linear_io"}
+    assert set(table.approach) == {"nearest", "linear", "biharmonic", "linear_io", "flow_tiny"}
     psnr = table[(table.metric == "psnr") & (table.estimator == "mean")].set_index(["approach", "region"])["value"]
     for approach in ("nearest", "linear", "biharmonic"):
         assert psnr[(approach, "context")] == float("inf")  # context pixels kept as observed
@@ -75,7 +75,22 @@ def test_dag_runs_and_scores(built):
     markdown = (built / "results/comparison.md").read_text()
     assert "## builtin · cq_10_10" in markdown and "| linear |" in markdown
     figures = sorted(p.name for p in (built / "results/figures").glob("*.png"))
-    assert figures == ["builtin_cq_10_10.png", "builtin_io_20_20.png"]
+    assert figures == ["builtin_cq_10_10.png", "builtin_io_20_20.png", "learning_curves.png", "nfe_sweep.png"]
+
+
+def test_learned_approach_end_to_end(built):
+    """A tiny flow-matching Perceiver IO goes through train → sample → evaluate → compare."""
+    rows = pd.read_csv(built / "results/flow_tiny/metrics.csv").set_index(["metric", "region", "estimator"])["value"]
+    assert rows[("n_samples", "-", "-")] == 2 and rows[("nfe", "-", "-")] == 3  # Heun, 2 steps
+    assert rows[("params", "-", "-")] > 0 and rows[("train_seconds", "-", "-")] > 0
+    for key in [("psnr", "missing", "sample"), ("crps", "missing", "samples"), ("psnr", "query_alone", "mean"),
+                ("psnr", "full_2x", "mean"), ("psnr", "full_2x", "bicubic")]:  # fmt: skip
+        assert 5 < rows[key] < 60 if key[0] == "psnr" else 0 <= rows[key] < 1, key
+    log = pd.read_csv(built / "results/flow_tiny/train_log.csv")
+    assert log.step.tolist() == list(range(1, 7)) and log.test_psnr_missing.notna().sum() == 2
+    sweep = pd.read_csv(built / "results/nfe_sweep.csv")
+    assert set(sweep.sampler) == {"euler", "heun"} and (sweep.approach == "flow_tiny").all()
+    assert not list((built / "results/flow_tiny").glob("run-*"))  # checkpoints removed after success
 
 
 def test_rebuild_from_scratch_is_identical(built, tmp_path, request):

@@ -16,6 +16,7 @@ validate_config(config, Path(workflow.current_basedir) / "../schemas/config.sche
 
 APPROACHES = config["approaches"]
 BASELINES = approaches_in_stage(APPROACHES, "baseline")
+LEARNED = approaches_in_stage(APPROACHES, "train")
 
 
 wildcard_constraints:

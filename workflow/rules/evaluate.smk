@@ -23,6 +23,8 @@ rule compare:
         samples=all_approaches("results/{approach}/samples.h5"),
         data=all_approach_data("data"),
         masks=all_approach_data("masks"),
+        train_logs=expand("results/{approach}/train_log.csv", approach=LEARNED),
+        sweeps=expand("results/{approach}/nfe_sweep.csv", approach=LEARNED),
     output:
         csv=report(
             "results/comparison.csv",
@@ -30,6 +32,7 @@ rule compare:
             category="Comparison",
         ),
         md="results/comparison.md",
+        sweep=report("results/nfe_sweep.csv", caption="../report/nfe_sweep.rst", category="Comparison"),
         figures=report(
             directory("results/figures"),
             patterns=["{name}.png"],
