@@ -6,7 +6,8 @@ The full loop (`sparsefield.train.train`: data loading, per-sample noise, EMA, c
 logging, checkpointing) and a bare loop (the same model, objective, batches and noise:
 loss, backward, AdamW step, nothing else) run alternately; medians of --repeats runs and
 their ratio (target >= 0.9: the loop's overhead is never the bottleneck) are printed.
-The model is the default config's Perceiver IO with the flow-matching objective.
+The model is a CPU-sized Perceiver IO (64 latents x 128, 2 blocks, 4 heads, 64 Fourier
+features) on the residual around normconv, with the flow-matching objective.
 """
 
 import argparse
@@ -16,7 +17,6 @@ import time
 
 import numpy as np
 import torch
-import yaml
 
 from sparsefield.data.fields import FieldDataset
 from sparsefield.data.images import builtin_images
@@ -57,7 +57,8 @@ def main():
     parser.add_argument("--batch-size", type=int, default=32)
     args = parser.parse_args()
     torch.set_num_threads(2)
-    config = yaml.safe_load(open("config/config.yaml"))["approaches"]["flow_matching"]["params"]["model"]
+    backbone = dict(n_latents=64, latent_dim=128, n_blocks=2, n_heads=4, n_fourier=64)
+    config = dict(backbone=backbone, sigma_data=0.15, residual=True)
     images = builtin_images(n_train=2000, n_test=10).train
     context, query = generate_masks(seed=42, split="train", index=np.arange(len(images)), height=32, width=32,
                                     n_context=204, n_query=204)  # fmt: skip
@@ -69,7 +70,7 @@ def main():
             model = FieldModel(**config)
             runs[name].append(loop(model, objective, dataset, steps=args.steps, batch_size=args.batch_size))
     full_sps, bare_sps = statistics.median(runs["full"]), statistics.median(runs["bare"])
-    print(f"Perceiver IO (default config), flow matching, batch {args.batch_size}, {args.steps} steps, "
+    print(f"Perceiver IO (CPU size), flow matching, batch {args.batch_size}, {args.steps} steps, "
           f"median of {args.repeats} alternating runs")  # fmt: skip
     print(f"  full training loop    {full_sps:8.1f} samples/s")
     print(f"  bare forward+backward {bare_sps:8.1f} samples/s")
