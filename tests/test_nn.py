@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from sparsefield.data.fields import FieldBatch
+from sparsefield.nn import perceiver_io
 from sparsefield.nn.embeddings import GaussianFourierFeatures, SinusoidalEmbedding
 from sparsefield.nn.perceiver_io import PerceiverIO
 
@@ -91,28 +92,34 @@ def trained_model(steps=1, **kwargs):
     return model.eval()
 
 
+LOCAL = pytest.mark.parametrize("local_decoder", [False, True])
+
+
+@LOCAL
 @pytest.mark.parametrize("n_out", [1, 12, 50])
-def test_shapes_for_any_number_of_outputs(n_out):
-    model = PerceiverIO(**TINY)
+def test_shapes_for_any_number_of_outputs(n_out, local_decoder):
+    model = PerceiverIO(**TINY, local_decoder=local_decoder)
     batch, x, c, prior = field_batch(n_out=n_out)
     assert model(x, c, batch, prior).shape == (3, n_out, 3)
-    plain = PerceiverIO(**TINY, use_prior=False, channels=1)
+    plain = PerceiverIO(**TINY, use_prior=False, channels=1, local_decoder=local_decoder)
     batch, x, c, _ = field_batch(n_out=n_out, channels=1)
     assert plain(x, c, batch).shape == (3, n_out, 1)
 
 
-def test_zero_at_init_and_nonzero_after_one_step():
-    model = PerceiverIO(**TINY)
+@LOCAL
+def test_zero_at_init_and_nonzero_after_one_step(local_decoder):
+    model = PerceiverIO(**TINY, local_decoder=local_decoder)
     batch, x, c, prior = field_batch()
     assert torch.equal(model(x, c, batch, prior), torch.zeros_like(x))
-    assert trained_model(steps=1)(x, c, batch, prior).abs().min() > 0
+    assert trained_model(steps=1, local_decoder=local_decoder)(x, c, batch, prior).abs().min() > 0
     with pytest.raises(ValueError, match="prior"):
         model(x, c, batch)
 
 
-def test_output_depends_on_the_noisy_values_at_other_outputs():
+@LOCAL
+def test_output_depends_on_the_noisy_values_at_other_outputs(local_decoder):
     """Joint denoising: the noisy outputs enter the encoder, so x_k moves F at j != k."""
-    model = trained_model(steps=3)
+    model = trained_model(steps=3, local_decoder=local_decoder)
     batch, x, c, prior = field_batch()
     x2 = x.clone()
     x2[:, 5] += 1.0
@@ -123,8 +130,9 @@ def test_output_depends_on_the_noisy_values_at_other_outputs():
     assert others.min() > 0 and others.mean() > 1e-6  # measured min 4e-7, mean 6e-5 (self: 1e-2)
 
 
-def test_permutation_equivariance_over_output_tokens():
-    model = trained_model(steps=2)
+@LOCAL
+def test_permutation_equivariance_over_output_tokens(local_decoder):
+    model = trained_model(steps=2, local_decoder=local_decoder)
     batch, x, c, prior = field_batch()
     perm = torch.randperm(x.shape[1], generator=torch.Generator().manual_seed(3))
     permuted = FieldBatch(batch.input_coords, batch.input_values, batch.output_coords[:, perm], batch.output_values)
@@ -133,8 +141,9 @@ def test_permutation_equivariance_over_output_tokens():
     torch.testing.assert_close(out_perm, out[:, perm], atol=1e-5, rtol=1e-5)
 
 
-def test_batch_independence():
-    model = trained_model(steps=2)
+@LOCAL
+def test_batch_independence(local_decoder):
+    model = trained_model(steps=2, local_decoder=local_decoder)
     batch, x, c, prior = field_batch(b=4)
     one = FieldBatch(
         *(t[2:3] for t in (batch.input_coords, batch.input_values, batch.output_coords, batch.output_values))
@@ -145,9 +154,29 @@ def test_batch_independence():
         )
 
 
-def test_checkpoint_round_trip(tmp_path):
+@LOCAL
+def test_decoder_chunks_give_the_same_output(local_decoder, monkeypatch):
+    model = trained_model(steps=2, local_decoder=local_decoder)
+    batch, x, c, prior = field_batch(n_out=30)
+    with torch.no_grad():
+        whole = model(x, c, batch, prior)
+        monkeypatch.setattr(perceiver_io, "_DECODER_CHUNK", 1)  # one output per chunk
+        torch.testing.assert_close(model(x, c, batch, prior), whole, atol=1e-6, rtol=1e-5)
+
+
+def test_local_decoder_learns_its_lengths():
+    model = PerceiverIO(**TINY, local_decoder=True)
+    torch.testing.assert_close(model.log_length.exp(), torch.tensor([0.25, 2.0]))  # ℓ of the 2 heads, in h
+    model.head.weight.data.fill_(0.1)  # a nonzero head, else no gradient reaches the decoder
+    batch, x, c, prior = field_batch()
+    model(x, c, batch, prior).square().sum().backward()
+    assert model.log_length.grad.abs().min() > 0
+
+
+@LOCAL
+def test_checkpoint_round_trip(tmp_path, local_decoder):
     """state_dict + JSON of the constructor kwargs, loaded with weights_only=True."""
-    model = trained_model(steps=1, fourier_scale=4.0, seed=7)
+    model = trained_model(steps=1, fourier_scale=4.0, seed=7, local_decoder=local_decoder)
     torch.save(model.state_dict(), tmp_path / "model.pt")
     (tmp_path / "config.json").write_text(json.dumps(model.config()))
     clone = PerceiverIO(**json.loads((tmp_path / "config.json").read_text()))

@@ -17,11 +17,23 @@ pixels are denoised jointly (F at q_j depends on x_k, k ≠ j); each output toke
 decoder's query at q_j. The head is zero-initialised: an untrained model returns F = 0, so a
 wrapper predicting `prior + F` starts at the classical estimate.
 
-Cost: O((Ni + No) N D) for the encoder, O(N² D) per latent block, O(No N D) for the decoder:
-linear in the number of output coordinates, which may change from call to call.
+`local_decoder` (off in the paper's Perceiver IO): the decoder queries attend to the latents AND
+directly to the input tokens, with an additive distance bias on the logits of head k,
+
+    logit_kji += -|q_j - p_i|² / (2 (ℓ_k h)²),    h = 1 / sqrt(Ni),  ℓ_k learned, initially 0.25 … 2,
+
+so each head starts as a learned normalised convolution of the observed pixels; the N latents
+alone are a bottleneck for local detail (measured: trained from scratch without a prior for
+400 steps of 32, 17.4 dB on query pixels without, 22.9 dB with it, normconv 23.7).
+
+Cost: O((Ni + No) N D) for the encoder, O(N² D) per latent block, O(No (N + Ni) D) for the
+decoder: linear in the number of output coordinates, which may change from call to call. The
+decoder runs over chunks of outputs (each query is independent there), which bounds memory.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -31,6 +43,7 @@ from sparsefield.data.fields import FieldBatch
 from sparsefield.nn.embeddings import GaussianFourierFeatures, SinusoidalEmbedding
 
 C_NOISE_SCALE = 1000.0  # c_noise is O(1) (log σ / 4, or t in [0, 1]); DDPM embeds integer steps 0..999
+_DECODER_CHUNK = 1 << 24  # attention logits (B · heads · outputs · keys) per decoder chunk
 
 
 class Attention(nn.Module):
@@ -45,12 +58,13 @@ class Attention(nn.Module):
         self.kv = nn.Linear(dim, 2 * dim)
         self.proj = nn.Linear(dim, dim)
 
-    def forward(self, x: Tensor, context: Tensor) -> Tensor:
+    def forward(self, x: Tensor, context: Tensor, bias: Tensor | None = None) -> Tensor:
         B, N, D = x.shape
         M, h = context.shape[1], self.n_heads
         q = self.q(x).view(B, N, h, D // h).transpose(1, 2)  # (B, h, N, D/h)
         k, v = self.kv(context).view(B, M, 2, h, D // h).permute(2, 0, 3, 1, 4)  # (B, h, M, D/h) each
-        y = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0)
+        mask = None if bias is None else bias.to(q.dtype)  # (B, h, N, M) added to the logits
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0)
         return self.proj(y.transpose(1, 2).reshape(B, N, D))  # (B, N, D)
 
 
@@ -68,9 +82,9 @@ class Block(nn.Module):
         self.norm_mlp = nn.LayerNorm(dim)
         self.mlp = nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim), nn.Dropout(dropout))
 
-    def forward(self, x: Tensor, context: Tensor | None = None) -> Tensor:
+    def forward(self, x: Tensor, context: Tensor | None = None, bias: Tensor | None = None) -> Tensor:
         h = self.norm_x(x)
-        x = x + self.attn(h, h if context is None else self.norm_context(context))
+        x = x + self.attn(h, h if context is None else self.norm_context(context), bias)
         return x + self.mlp(self.norm_mlp(x))
 
 
@@ -88,12 +102,14 @@ class PerceiverIO(nn.Module):
         fourier_scale: float = 10.0,  # Std of the Fourier frequencies, cycles per unit of [0, 1]².
         use_prior: bool = True,  # Output tokens also see the classical estimate at their coordinate.
         dropout: float = 0.0,  # Dropout in attention and MLPs.
+        local_decoder: bool = False,  # Decoder also attends to the input tokens, distance-biased.
         seed: int = 0,  # Seed of the Fourier frequencies (the weights use the global torch RNG).
     ):
         super().__init__()
         self._config = dict(
             channels=channels, n_latents=n_latents, latent_dim=latent_dim, n_blocks=n_blocks, n_heads=n_heads,
-            n_fourier=n_fourier, fourier_scale=fourier_scale, use_prior=use_prior, dropout=dropout, seed=seed,
+            n_fourier=n_fourier, fourier_scale=fourier_scale, use_prior=use_prior, dropout=dropout,
+            local_decoder=local_decoder, seed=seed,
         )  # fmt: skip
         self.use_prior = use_prior
         D = latent_dim
@@ -105,6 +121,10 @@ class PerceiverIO(nn.Module):
         self.encoder = Block(D, n_heads, dropout, cross=True)
         self.blocks = nn.ModuleList([Block(D, n_heads, dropout) for _ in range(n_blocks)])
         self.decoder = Block(D, n_heads, dropout, cross=True)
+        # log ℓ_k of the local decoder's heads, lengths in units of h
+        self.log_length = (
+            nn.Parameter(torch.linspace(math.log(0.25), math.log(2.0), n_heads)) if local_decoder else None
+        )
         self.norm_out = nn.LayerNorm(D)
         self.head = nn.Linear(D, channels)
         nn.init.zeros_(self.head.weight)
@@ -140,5 +160,19 @@ class PerceiverIO(nn.Module):
         z = self.encoder(self.latents.expand(x.shape[0], -1, -1), tokens)  # (B, N, D)
         for block in self.blocks:
             z = block(z)  # (B, N, D)
-        y = self.decoder(outputs, z)  # (B, No, D): one query per output token
+        context = z if self.log_length is None else torch.cat([z, inputs], dim=1)  # (B, M, D)
+        n = max(1, _DECODER_CHUNK // (x.shape[0] * self.decoder.attn.n_heads * context.shape[1]))
+        y = torch.cat([self._decode(outputs[:, j : j + n], context, batch, j) for j in range(0, x.shape[1], n)], 1)
         return self.head(self.norm_out(y))  # (B, No, C)
+
+    def _decode(self, queries: Tensor, context: Tensor, batch: FieldBatch, start: int) -> Tensor:
+        """Decoder cross-attention of the output tokens start … start + n (B, n, D) -> (B, n, D)."""
+        if self.log_length is None:
+            return self.decoder(queries, context)
+        q = batch.output_coords[:, start : start + queries.shape[1]]  # (B, n, 2)
+        with torch.autocast(q.device.type, enabled=False):
+            d2 = torch.cdist(q.float(), batch.input_coords.float()).square() * batch.input_coords.shape[1]  # in h²
+            local = -0.5 * d2[:, None] * torch.exp(-2 * self.log_length)[:, None, None]  # (B, heads, n, Ni)
+        n_latents = context.shape[1] - d2.shape[-1]
+        bias = F.pad(local, (n_latents, 0))  # (B, heads, n, N + Ni): no bias on the latents
+        return self.decoder(queries, context, bias)
