@@ -164,13 +164,20 @@ def test_decoder_chunks_give_the_same_output(local_decoder, monkeypatch):
         torch.testing.assert_close(model(x, c, batch, prior), whole, atol=1e-6, rtol=1e-5)
 
 
-def test_local_decoder_learns_its_lengths():
+def test_local_bias_by_hand():
+    """Head k adds -|q - p|² / (2 (ℓ_k h)²) to its logits, ℓ = (0.25, 2) for 2 heads, h² = 1 / Ni."""
     model = PerceiverIO(**TINY, local_decoder=True)
-    torch.testing.assert_close(model.log_length.exp(), torch.tensor([0.25, 2.0]))  # ℓ of the 2 heads, in h
-    model.head.weight.data.fill_(0.1)  # a nonzero head, else no gradient reaches the decoder
-    batch, x, c, prior = field_batch()
-    model(x, c, batch, prior).square().sum().backward()
-    assert model.log_length.grad.abs().min() > 0
+    p = torch.tensor([[[0.1, 0.2], [0.5, 0.5], [0.9, 0.0], [0.3, 0.3]]])  # Ni = 4: h = 0.5
+    q = torch.tensor([[[0.1, 0.2], [0.6, 0.1]]])
+    bias = model.local_bias(q, p)
+    assert bias.shape == (1, 2, 2, 4) and "inv_two_l2" not in model.state_dict()
+    for k, length in enumerate([0.25, 2.0]):
+        for j in range(2):
+            for i in range(4):
+                d2 = float((q[0, j] - p[0, i]).square().sum())
+                assert math.isclose(
+                    bias[0, k, j, i].item(), -d2 / (2 * (length * 0.5) ** 2), rel_tol=1e-4, abs_tol=1e-6
+                )
 
 
 @LOCAL

@@ -1,7 +1,7 @@
 """Embeddings of coordinates and of the noise level.
 
 GaussianFourierFeatures: Tancik et al. (2020), "Fourier features let networks learn high
-frequency functions in low dimensional domains", Eq. (5) with Gaussian B:
+frequency functions in low dimensional domains", §3 with Gaussian B:
     γ(p) = [sin(2π p B), cos(2π p B)],   B ~ N(0, scale²), B of shape (in_dim, n_features / 2).
 SinusoidalEmbedding: Vaswani et al. (2017) §3.5, as the time embedding of Ho et al. (2020):
     emb(t) = [cos(t ω_k), sin(t ω_k)],   ω_k = max_period^(-k / (dim / 2)),  k = 0 … dim/2 - 1.
