@@ -21,23 +21,24 @@ import torch
 from sparsefield.data.fields import FieldDataset, field_batch, from_unit
 from sparsefield.data.images import read_images
 from sparsefield.data.masks import read_masks
-from sparsefield.models import FieldModel, resolve_device
+from sparsefield.models import FieldModel
 from sparsefield.normconv import normalized_convolution
 from sparsefield.objectives import OBJECTIVES
-from sparsefield.sample import joint_grid, missing_psnr, unobserved
+from sparsefield.sample import fill_unobserved, joint_grid, missing_psnr, unobserved
+from sparsefield.train import resolve_device
 from sparsefield.train import train as fit
 
 
 def classical_psnr(images: np.ndarray, context: np.ndarray) -> float:
     """Missing-pixel PSNR of the classical estimate (normalised convolution) the models start from."""
-    n, height, width, _ = images.shape
+    height, width = images.shape[1:3]
     ctx = torch.as_tensor(context).long()
-    batch = field_batch(torch.as_tensor(images), ctx, unobserved(ctx, height * width))
+    missing = unobserved(ctx, height * width)
+    batch = field_batch(torch.as_tensor(images), ctx, missing)
     with torch.no_grad():
         prior = normalized_convolution(batch.input_coords, batch.input_values, batch.output_coords)
-    grid = torch.as_tensor(images, dtype=torch.float32).div(255).reshape(n, -1, images.shape[-1])
-    grid.scatter_(1, unobserved(ctx, height * width)[..., None].expand(-1, -1, grid.shape[-1]), from_unit(prior))
-    return missing_psnr(grid.view(n, 1, *images.shape[1:]).numpy(), images / 255.0, context)
+    grid = fill_unobserved(images, missing, from_unit(prior)[:, None])  # (N, 1, H, W, C)
+    return missing_psnr(grid, images / 255.0, context)
 
 
 def training_stage(data_path, masks_path, out_dir, *, kind: str, objective: dict, model: dict, train_params: dict,

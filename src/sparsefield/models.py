@@ -38,10 +38,3 @@ def load_model(path: str | os.PathLike, device: torch.device | str = "cpu") -> F
     model = FieldModel(**checkpoint["config"])
     model.load_state_dict(checkpoint["state_dict"])
     return model.to(device).eval()
-
-
-def resolve_device(device: str) -> torch.device:
-    """`auto` → CUDA when present, else CPU."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)

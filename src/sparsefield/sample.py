@@ -24,10 +24,11 @@ from sparsefield.data.fields import FieldBatch, from_unit, gather_pixels, grid_c
 from sparsefield.data.images import has_split, read_images
 from sparsefield.data.masks import read_masks
 from sparsefield.io import atomic_path
-from sparsefield.models import load_model, resolve_device
+from sparsefield.models import load_model
 from sparsefield.objectives import OBJECTIVES
 from sparsefield.rng import SampleNoise, seed_of
 from sparsefield.samples import write_samples
+from sparsefield.train import resolve_device
 
 JOINT, QUERY, HIRES = 0, 1, 2  # tasks: separate noise streams
 
@@ -80,10 +81,18 @@ def joint_grid(model, objective, images, context, **kw) -> tuple[np.ndarray, int
         return pixel_coords(missing[rows], height, width)
 
     values, nfe, seconds = sample_at(model, objective, images, context, targets, task=JOINT, **kw)
+    return fill_unobserved(images, missing, values), nfe, seconds
+
+
+def fill_unobserved(images: np.ndarray, missing: torch.Tensor, values) -> np.ndarray:
+    """Full grids (N, K, H, W, C) in [0, 1]: observed pixels of uint8 `images` (N, H, W, C),
+    `values` (N, K, Nm, C) in [0, 1] at the flat `missing` indices (N, Nm)."""
+    n, height, width, channels = images.shape
+    values = torch.as_tensor(values, dtype=torch.float32)
     k = values.shape[1]
     grid = torch.as_tensor(images, dtype=torch.float32).div(255).reshape(n, 1, -1, channels).repeat(1, k, 1, 1)
-    grid.scatter_(2, missing[:, None, :, None].expand(-1, k, -1, channels), torch.as_tensor(values))
-    return grid.view(n, k, height, width, channels).numpy(), nfe, seconds
+    grid.scatter_(2, missing[:, None, :, None].expand(-1, k, -1, channels), values)
+    return grid.view(n, k, height, width, channels).numpy()
 
 
 def missing_psnr(samples: np.ndarray, truth: np.ndarray, context: np.ndarray) -> float:

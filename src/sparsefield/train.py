@@ -35,6 +35,13 @@ from sparsefield.rng import SampleNoise, seed_of
 LOG_COLUMNS = ["step", "loss", "lr", "grad_norm", "samples_per_s", "seconds"]
 
 
+def resolve_device(device: str | torch.device) -> torch.device:
+    """`auto` → CUDA when present, else CPU; anything else as torch reads it."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
 def lr_at(step: int, *, lr: float, warmup: int, steps: int) -> float:
     """Learning rate of update `step` (1-based): lr·n/warmup up to `warmup`, then cosine to 0 at `steps`."""
     if step <= warmup:
@@ -187,7 +194,7 @@ def train(
     """
     config = model.config()  # fail before training if the model cannot be saved
     json.dumps(config)
-    device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device)
+    device = resolve_device(device)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path = out_dir / "checkpoint.pt"
