@@ -13,6 +13,7 @@ include: "workflow/rules/images.smk"
 include: "workflow/rules/masks.smk"
 include: "workflow/rules/baselines.smk"
 include: "workflow/rules/learned.smk"
+include: "workflow/rules/raw.smk"
 include: "workflow/rules/evaluate.smk"
 
 
@@ -21,4 +22,5 @@ rule all:
         "results/comparison.csv",
         "results/comparison.md",
         "results/figures",
+        expand("results/tiles/{rawset}/metadata.json", rawset=RAWSETS),
     default_target: True

@@ -18,5 +18,8 @@ compare(
     train_logs=snakemake.input.train_logs,
     sweeps=snakemake.input.sweeps,
     out_sweep=snakemake.output.sweep,
+    lowlight=snakemake.input.lowlight,
+    lowlight_samples=snakemake.input.lowlight_samples,
+    lowlight_tiles=snakemake.input.lowlight_tiles,
     images=snakemake.params.images,
 )

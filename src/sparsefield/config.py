@@ -7,11 +7,13 @@ sum past 1, an approach naming a dataset that does not exist) live here.
 
 from __future__ import annotations
 
+import inspect
 import os
 
 import jsonschema
 import yaml
 
+from sparsefield.data.synth_raw import build_builtin, builtin_pairs
 from sparsefield.registry import KINDS
 
 # folders under results/ that are not approaches
@@ -72,10 +74,64 @@ def validate_config(config: dict, schema_path: str | os.PathLike) -> dict:
                     f"config key approaches.{name}.params.{part}.sampler: '{sampler}' is not a sampler of kind "
                     f"'{approach['kind']}'; use one of {list(KINDS[approach['kind']].samplers)}"
                 )
+        if "lowlight" in KINDS[approach["kind"]].stages:
+            _check_lowlight(name, approach, config["rawsets"])
+            continue
         for key, known in (("dataset", config["datasets"]), ("scheme", config["schemes"])):
             if approach[key] not in known:
                 raise ConfigError(
                     f"config key approaches.{name}.{key}: unknown {key} '{approach[key]}'; "
                     f"define it under {key}s: (have {sorted(known)})"
                 )
+    for name, entry in config["rawsets"].items():
+        _check_rawset(name, entry)
     return config
+
+
+SID_KEYS = {"root", "camera"}
+BUILTIN_DEFAULTS = {  # build_builtin's keyword arguments and their defaults (n_train, n_test: required)
+    key: p.default for key, p in inspect.signature(build_builtin).parameters.items() if p.kind == p.KEYWORD_ONLY
+}
+BUILTIN_KEYS = set(BUILTIN_DEFAULTS)
+
+
+def _check_rawset(name: str, entry: dict) -> None:
+    """Keys of the other kind, tiles larger than a builtin scene, ratios SID's names cannot spell.
+
+    Fills stride (the tile size) and a builtin set's defaults (build_builtin's), so that the
+    workflow and the writer read the same values.
+    """
+    foreign = sorted(set(entry) & (BUILTIN_KEYS if entry["kind"] == "sid" else SID_KEYS))
+    if foreign:
+        raise ConfigError(
+            f"config key rawsets.{name}.{foreign[0]}: a {entry['kind']} raw set does not take it; remove it"
+        )
+    entry.setdefault("stride", entry["tile_size"])
+    if entry["kind"] != "builtin":
+        return
+    for key, default in BUILTIN_DEFAULTS.items():
+        if default is not inspect.Parameter.empty:
+            entry.setdefault(key, list(default) if isinstance(default, tuple) else default)
+    size = entry["size"]
+    if size % 2:
+        raise ConfigError(f"config key rawsets.{name}.size: {size} is odd; a Bayer mosaic needs an even size")
+    if entry["tile_size"] > size:
+        raise ConfigError(
+            f"config key rawsets.{name}.tile_size: {entry['tile_size']} > the scene size {size}; lower it or raise size"
+        )
+    try:
+        builtin_pairs(n_train=1, n_val=0, n_test=1, ratios=entry["ratios"])
+    except ValueError as err:
+        raise ConfigError(f"config key rawsets.{name}.ratios: {err}") from None
+
+
+def _check_lowlight(name: str, approach: dict, rawsets: dict) -> None:
+    """A low-light approach names a defined raw set, and no dataset or scheme."""
+    for key in ("dataset", "scheme"):
+        if key in approach:
+            raise ConfigError(f"config key approaches.{name}.{key}: a low-light approach takes rawset:, not {key}:")
+    if approach["rawset"] not in rawsets:
+        raise ConfigError(
+            f"config key approaches.{name}.rawset: unknown rawset '{approach['rawset']}'; "
+            f"define it under rawsets: (have {sorted(rawsets)})"
+        )

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Kind:
-    stages: tuple[str, ...]  # Snakemake stages that produce samples.h5, in order
+    stages: tuple[str, ...]  # Snakemake stages that produce samples.h5, in order ("lowlight": raw sets)
     description: str
     samplers: tuple[str, ...] = ()  # sampler names of a learned kind (its objective's SAMPLERS)
 
@@ -31,6 +31,9 @@ KINDS: dict[str, Kind] = {
     "flow": Kind(
         ("train", "sample"), "conditional flow matching on the straight path; Euler / Heun", ("euler", "heun")
     ),
+    # low-light approaches: a raw set's short-exposure test tiles, scored against the long exposure
+    "amplify": Kind(("lowlight",), "short exposure x exposure ratio, clipped (sparsefield.lowlight)"),
+    "amplify_denoise": Kind(("lowlight",), "amplify, then a scikit-image denoiser (non-local means / wavelet)"),
 }
 
 

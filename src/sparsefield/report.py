@@ -1,7 +1,9 @@
 """Compare every approach: one CSV, a Markdown table a person reads, and figures.
 
 Approaches are grouped by (dataset, scheme): only approaches that saw the same
-images and the same fixed masks share a table or a figure.
+images and the same fixed masks share a table or a figure. Low-light approaches
+(a raw set's short exposures, `sparsefield.lowlight`) get their own table per raw
+set — ratio, space (linear / srgb), PSNR, SSIM — and figure.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import torch  # noqa: E402
 from sparsefield.data.images import read_images  # noqa: E402
 from sparsefield.data.masks import dense_masks, read_masks  # noqa: E402
 from sparsefield.io import atomic_path  # noqa: E402
+from sparsefield.lowlight import COLUMNS, SPACES, paired_test_tiles, to_srgb  # noqa: E402
 from sparsefield.samples import read_samples  # noqa: E402
 
 # (metric, region, estimator, column title, digits) of the Markdown tables
@@ -80,6 +83,73 @@ def markdown_tables(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+# (metric, column title, digits) of the low-light tables
+LOWLIGHT_TABLE = [("psnr", "PSNR", 2), ("ssim", "SSIM", 4), ("mae", "MAE", 4)]
+
+
+def lowlight_markdown(table: pd.DataFrame) -> str:
+    """One Markdown table per raw set: rows by ratio, then space, then approach (best PSNR first)."""
+    lines = [
+        "",
+        "# Low light",
+        "",
+        "Each test tile of a short exposure is restored and scored against the long exposure's tile at",
+        "the same position (itself a capture: low noise, not noise-free); metrics per tile, then averaged",
+        "over the tiles of a ratio (exposure time long / short). `space`: `linear` = linear RGB in [0, 1],",
+        "the values the tiles store; `srgb` = after the fixed sRGB transfer curve applied to both. Never set",
+        "these beside SID's published figures (sRGB of whole images through LibRaw, other images).",
+    ]
+    for rawset, group in table.groupby("dataset", sort=True):
+        values = group.set_index(["approach", "scheme", "metric", "region"])["value"]
+        schemes = sorted(group.scheme.unique(), key=lambda scheme: float(scheme[1:]))
+        counts = ", ".join(f"{int(group[(group.scheme == s) & (group.metric == 'n_images')].value.max())} at {s}"
+                           for s in schemes)  # fmt: skip
+        lines += ["", f"## {rawset} (test tiles: {counts})", ""]
+        lines.append("| ratio | space | approach | " + " | ".join(col[1] for col in LOWLIGHT_TABLE) + " | s / tile |")
+        lines.append("|---|---|---|" + "---:|" * (len(LOWLIGHT_TABLE) + 1))
+        for scheme in schemes:
+            for space in SPACES:
+                names = sorted(
+                    group.approach.unique(), key=lambda name: -values.get((name, scheme, "psnr", space), -np.inf)
+                )
+                for name in names:
+                    cells = [_cell(values.get((name, scheme, metric, space), float("nan")), digits)
+                             for metric, _, digits in LOWLIGHT_TABLE]  # fmt: skip
+                    cells.append(_cell(values.get((name, scheme, "seconds_per_image", "-"), float("nan")), 5))
+                    lines.append(f"| ×{scheme[1:]} | {space} | {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def lowlight_figure(metadata, results: dict, path, *, per_ratio: int = 2) -> None:
+    """sRGB grid: per ratio, the first `per_ratio` test pairs as each approach's restoration and the
+    long exposure (`amplify` is the short exposure brightened, nothing else).
+
+    Args:
+        metadata: the raw set's metadata.json.
+        results: approach name -> its Samples (linear RGB, `paired_test_tiles` order).
+    """
+    pairs = paired_test_tiles(metadata)
+    ratios = np.array([record["ratio"] for record in pairs.records])
+    shown = [i for ratio in np.unique(ratios) for i in np.flatnonzero(ratios == ratio)[:per_ratio]]
+    names = sorted(results)
+    n_cols = 1 + len(names)
+    fig, axes = plt.subplots(len(shown), n_cols, figsize=(1.6 * n_cols, 1.6 * len(shown)), squeeze=False)
+    for row, i in enumerate(shown):
+        clean = pairs[i][1].permute(1, 2, 0).double().numpy()
+        for col, image in enumerate([*(results[name].mean[i] for name in names), (clean + 1) / 2]):
+            axes[row, col].imshow(to_srgb(image))
+            axes[row, col].set_axis_off()
+        axes[row, 0].text(-0.06, 0.5, f"x{ratios[i]:g}", rotation=90, ha="right", va="center", fontsize=7,
+                          transform=axes[row, 0].transAxes)  # fmt: skip
+    for col, label in enumerate([*names, "long exposure"]):
+        axes[0, col].set_title(label, fontsize=7)
+    fig.suptitle(f"{Path(metadata).parent.name}: test tiles after the sRGB curve", fontsize=8)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+
+
 def figure(truth, context_mask, predictions: dict[str, np.ndarray], path: str | os.PathLike, title: str) -> None:
     """Grid: per image, a row of context / truth / predictions and a row of |error|.
 
@@ -136,6 +206,33 @@ def learning_curves(logs: dict[str, pd.DataFrame], classical: dict[str, float], 
     plt.close(fig)
 
 
+def learning_markdown(logs: dict[str, pd.DataFrame], classical: dict[str, float]) -> str:
+    """The learning curves as a table: test PSNR on missing pixels at every evaluated step.
+
+    Each approach's row also gives normconv (the estimate a residual model starts from) on the same
+    test images, the gain of the last evaluation over it, and the first step at or above the best
+    classical baseline's table PSNR (`–`: never crossed). The curve is scored on the first
+    `evaluation.images` test images and the table on `evaluation.n_images`: the curve's own
+    reference is the normconv column, on exactly its images.
+    """
+    curves = {name: log.dropna(subset=["test_psnr_missing"]) for name, log in sorted(logs.items())}
+    steps = sorted({int(step) for points in curves.values() for step in points.step})
+    lines = ["", "## Learning curves (mean-of-K test PSNR, missing pixels, dB)", ""]
+    lines.append("| approach | " + " | ".join(f"step {step}" for step in steps)
+                 + " | normconv, same images | last − normconv | best classical | crosses at |")  # fmt: skip
+    lines.append("|---|" + "---:|" * (len(steps) + 4))
+    for name, points in curves.items():
+        at = dict(zip(points.step.astype(int), points.test_psnr_missing, strict=True))
+        start = float(points.classical_psnr.iloc[0])
+        line = classical.get(name, float("nan"))
+        crossed = points[points.test_psnr_missing >= line].step
+        cells = [_cell(at.get(step, float("nan")), 2) for step in steps]
+        cells += [_cell(start, 2), f"{points.test_psnr_missing.iloc[-1] - start:+.2f}", _cell(line, 2),
+                  str(int(crossed.iloc[0])) if len(crossed) else "–"]  # fmt: skip
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def nfe_figure(sweep: pd.DataFrame, path) -> None:
     """Mean-of-K PSNR on missing pixels against NFE, one line per (approach, sampler)."""
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -160,7 +257,7 @@ def best_classical(table: pd.DataFrame) -> dict[tuple[str, str], float]:
 
 
 def compare(metrics, samples, data, masks, out_csv, out_md, fig_dir, *, train_logs=(), sweeps=(), out_sweep=None,
-            images=(0, 1, 2, 3, 4, 5)) -> None:  # fmt: skip
+            images=(0, 1, 2, 3, 4, 5), lowlight=(), lowlight_samples=(), lowlight_tiles=()) -> None:  # fmt: skip
     """The stage entry point.
 
     Args:
@@ -171,8 +268,15 @@ def compare(metrics, samples, data, masks, out_csv, out_md, fig_dir, *, train_lo
         train_logs, sweeps: train_log.csv and nfe_sweep.csv of each learned approach.
         out_sweep: every sweep in one CSV (empty without learned approaches).
         images: test images (positions in the test split) shown in the figures.
+        lowlight, lowlight_samples, lowlight_tiles: per low-light approach (aligned lists) its
+            metrics.csv, samples.h5 and its raw set's metadata.json (a table and `lowlight_{rawset}.png`).
     """
-    table = pd.concat([pd.read_csv(path) for path in metrics], ignore_index=True)
+    table = (
+        pd.concat([pd.read_csv(path) for path in metrics], ignore_index=True)
+        if metrics
+        else pd.DataFrame(columns=COLUMNS)
+    )
+    low = pd.concat([pd.read_csv(path) for path in lowlight], ignore_index=True) if lowlight else None
     groups: dict[tuple[str, str], tuple[str, str, dict]] = {}  # (dataset, scheme) → data, masks, results
     for samples_path, data_path, masks_path in zip(samples, data, masks, strict=True):
         result = read_samples(samples_path)
@@ -192,19 +296,27 @@ def compare(metrics, samples, data, masks, out_csv, out_md, fig_dir, *, train_lo
             rows = [int(np.flatnonzero(result.index == i)[0]) for i in shown]
             predictions[name] = result.mean[rows]
         figure(truth, observed, predictions, Path(fig_dir) / f"{dataset}_{scheme}.png", f"{dataset} · {scheme}")
+    learning = ""
     if train_logs:
         logs = {Path(path).parent.name: pd.read_csv(path) for path in train_logs}
         where = table.drop_duplicates("approach").set_index("approach")[["dataset", "scheme"]]
         lines = best_classical(table)
         classical = {name: lines[tuple(where.loc[name])] for name in logs if tuple(where.loc[name]) in lines}
         learning_curves(logs, classical, Path(fig_dir) / "learning_curves.png")
+        learning = learning_markdown(logs, classical)
     sweep = pd.concat([pd.read_csv(path) for path in sweeps], ignore_index=True) if sweeps else pd.DataFrame()
     if len(sweep):
         nfe_figure(sweep, Path(fig_dir) / "nfe_sweep.png")
     if out_sweep is not None:
         with atomic_path(out_sweep) as tmp:
             sweep.to_csv(tmp, index=False, float_format="%.6g")
+    by_rawset: dict[str, tuple[str, dict]] = {}  # raw set -> metadata.json, {approach: Samples}
+    for samples_path, tiles_path in zip(lowlight_samples, lowlight_tiles, strict=True):
+        result = read_samples(samples_path)
+        by_rawset.setdefault(result.attrs["dataset"], (tiles_path, {}))[1][result.attrs["approach"]] = result
+    for rawset, (tiles_path, results) in sorted(by_rawset.items()):
+        lowlight_figure(tiles_path, results, Path(fig_dir) / f"lowlight_{rawset}.png")
     with atomic_path(out_csv) as tmp:
-        table.to_csv(tmp, index=False, float_format="%.6g")
+        pd.concat([table, low], ignore_index=True).to_csv(tmp, index=False, float_format="%.6g")
     with atomic_path(out_md) as tmp:
-        tmp.write_text(markdown_tables(table))
+        tmp.write_text(markdown_tables(table) + learning + (lowlight_markdown(low) if low is not None else ""))

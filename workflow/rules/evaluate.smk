@@ -6,7 +6,7 @@ rule evaluate:
     output:
         "results/{approach}/metrics.csv",
     wildcard_constraints:
-        approach=one_of(APPROACHES),
+        approach=one_of(MASKED),
     params:
         code=code("sparsefield.evaluate"),
     log:
@@ -25,6 +25,9 @@ rule compare:
         masks=all_approach_data("masks"),
         train_logs=expand("results/{approach}/train_log.csv", approach=LEARNED),
         sweeps=expand("results/{approach}/nfe_sweep.csv", approach=LEARNED),
+        lowlight=expand("results/{approach}/metrics.csv", approach=LOWLIGHT),
+        lowlight_samples=expand("results/{approach}/samples.h5", approach=LOWLIGHT),
+        lowlight_tiles=[f"results/tiles/{APPROACHES[name]['rawset']}/metadata.json" for name in LOWLIGHT],
     output:
         csv=report(
             "results/comparison.csv",
