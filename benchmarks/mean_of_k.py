@@ -18,16 +18,20 @@ calibrated model whose posterior mean only equals the classical estimate scores 
 """
 
 import argparse
+import os
 
 import numpy as np
 import torch
 import yaml
 
+from sparsefield.approach import classical_psnr
+from sparsefield.config import validate_config
 from sparsefield.data.fields import field_batch, from_unit
 from sparsefield.data.images import read_images
 from sparsefield.data.masks import read_masks
 from sparsefield.models import load_model
 from sparsefield.objectives import OBJECTIVES
+from sparsefield.registry import KINDS
 from sparsefield.sample import fill_unobserved, joint_grid, missing_psnr, unobserved
 
 
@@ -38,28 +42,34 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=64)
     parser.add_argument("--k", type=int, default=16)
     args = parser.parse_args()
-    entry = yaml.safe_load(open(args.config))["approaches"][args.approach]
+    config = validate_config(yaml.safe_load(open(args.config)), "workflow/schemas/config.schema.yaml")
+    if args.approach not in config["approaches"]:
+        raise SystemExit(f"{args.config}: no approach {args.approach!r}; choose one of {sorted(config['approaches'])}")
+    entry = config["approaches"][args.approach]
+    if "train" not in KINDS[entry["kind"]].stages:
+        raise SystemExit(f"{args.config}: {args.approach!r} ({entry['kind']}) is not learned; name a learned approach")
     params = entry["params"]
     data, masks = f"results/data/{entry['dataset']}.h5", f"results/masks/{entry['dataset']}/{entry['scheme']}.h5"
     test = read_images(data, "test")[: args.images]
     context = read_masks(masks, "test")[0][: len(test)]
     n, height, width, _ = test.shape
-    model = load_model(f"results/{args.approach}/model.pt")
-    process = OBJECTIVES[entry["kind"]](**params.get("objective", {}))
+    model_path = f"results/{args.approach}/model.pt"
+    if not os.path.isfile(model_path):
+        raise SystemExit(f"{model_path}: not found; train it first with snakemake {model_path}")
+    model = load_model(model_path)
+    process = OBJECTIVES[entry["kind"]](**params["objective"])
     truth = test / 255.0
     missing = unobserved(torch.as_tensor(context).long(), height * width)
-    scores = {}
+    scores = {"normconv": classical_psnr(test, context)}
     with torch.no_grad():
         batch = field_batch(torch.as_tensor(test), torch.as_tensor(context).long(), missing)
         prior = model.prior(batch)
-        if prior is not None:
-            scores["normconv"] = missing_psnr(fill_unobserved(test, missing, from_unit(prior)[:, None]), truth, context)
         start = prior if prior is not None else torch.zeros_like(batch.output_values)
         mean = model(start, torch.full((n,), 80.0), batch, prior)
         scores["posterior mean, 1 NFE"] = missing_psnr(fill_unobserved(test, missing, from_unit(mean)[:, None]),
                                                        truth, context)  # fmt: skip
     sample = params["sample"]
-    samples, nfe, _ = joint_grid(model, process, test, context, index=np.arange(n), seed=params.get("seed", 0),
+    samples, nfe, _ = joint_grid(model, process, test, context, index=np.arange(n), seed=params["seed"],
                                  k=args.k, steps=sample["steps"], sampler=sample["sampler"], batch_size=16,
                                  device="cpu")  # fmt: skip
     k = 1

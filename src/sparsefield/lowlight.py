@@ -30,11 +30,11 @@ import pandas as pd
 import torch
 
 from sparsefield.data.tiles import TileDataset
+from sparsefield.evaluate import COLUMNS
 from sparsefield.io import atomic_path
 from sparsefield.metrics import image_metrics
 from sparsefield.samples import read_samples, write_samples
 
-COLUMNS = ["approach", "dataset", "scheme", "metric", "region", "estimator", "value"]
 SPACES = ("linear", "srgb")
 DENOISERS = ("wavelet", "nl_means")
 

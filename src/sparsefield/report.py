@@ -22,8 +22,9 @@ import torch  # noqa: E402
 
 from sparsefield.data.images import read_images  # noqa: E402
 from sparsefield.data.masks import dense_masks, read_masks  # noqa: E402
+from sparsefield.evaluate import COLUMNS  # noqa: E402
 from sparsefield.io import atomic_path  # noqa: E402
-from sparsefield.lowlight import COLUMNS, SPACES, paired_test_tiles, to_srgb  # noqa: E402
+from sparsefield.lowlight import SPACES, paired_test_tiles, to_srgb  # noqa: E402
 from sparsefield.samples import read_samples  # noqa: E402
 
 # (metric, region, estimator, column title, digits) of the Markdown tables
