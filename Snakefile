@@ -11,9 +11,9 @@ configfile: "config/config.yaml"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/images.smk"
 include: "workflow/rules/masks.smk"
-include: "workflow/rules/baselines.smk"
-include: "workflow/rules/learned.smk"
 include: "workflow/rules/raw.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/reconstruct.smk"
 include: "workflow/rules/evaluate.smk"
 
 

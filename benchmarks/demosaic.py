@@ -60,12 +60,12 @@ def median_seconds(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
-def main():
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=2048)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--tile", type=int, default=256)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     megapixels = args.size**2 / 1e6
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)

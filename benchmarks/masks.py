@@ -47,11 +47,11 @@ def median_seconds(fn, n, repeats):
     return statistics.median(times)
 
 
-def main():
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=60000)
     parser.add_argument("--repeats", type=int, default=5)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     runs = {
         name: median_seconds(fn, args.images, args.repeats)
         for name, fn in [

@@ -1,80 +1,133 @@
-"""Training samples/s of the full loop against bare forward+backward on the same batches.
+"""Training samples/s of a learned approach: the full loop against bare forward+backward, and threads.
 
-    python benchmarks/train_throughput.py [--steps 40] [--repeats 3] [--batch-size 32]
+    python benchmarks/train_throughput.py [--approach flow_matching] [--config config/config.yaml]
+                                          [--steps 40] [--repeats 3] [--threads 1 2] [--side-by-side 2]
 
-The full loop (`sparsefield.train.train`: data loading, per-sample noise, EMA, clipping,
-logging, checkpointing) and a bare loop (the same model, objective, batches and noise:
-loss, backward, AdamW step, nothing else) run alternately; medians of --repeats runs and
-their ratio (target >= 0.9: the loop's overhead is never the bottleneck) are printed.
-The model is a CPU-sized Perceiver IO (64 latents x 128, 2 blocks, 4 heads, 64 Fourier
-features) on the residual around normconv, with the flow-matching objective.
+The approach's own family builds the model, its batches and its loss (`sparsefield.methods`), at
+the config's sizes, on builtin images with fixed masks. Three measurements, medians of --repeats:
+
+- bare: loss, backward and AdamW on precomputed batches and noise, for each --threads count
+  (one process). This is the number to compare machines by.
+- full: the training loop (`sparsefield.train.train`: data loading, per-sample noise, EMA,
+  clipping, logging, checkpoints), at the first thread count; its ratio to bare is the loop's
+  overhead (target >= 0.9).
+- side by side: --side-by-side processes of one thread each running bare at once; their summed
+  samples/s against one process with that many threads is what running one-thread training jobs
+  side by side buys (the workflow's default `threads: train: 1`).
+
+Never run it beside another torch process: the thread pools oversubscribe and everything slows.
 """
 
+from __future__ import annotations
+
 import argparse
+import multiprocessing
 import statistics
 import tempfile
 import time
 
 import numpy as np
 import torch
+import yaml
 
-from sparsefield.data.fields import FieldDataset
+from sparsefield.config import approach_params, validate_config
 from sparsefield.data.images import builtin_images
-from sparsefield.data.masks import generate_masks
-from sparsefield.models import FieldModel
-from sparsefield.objectives import FlowMatching
+from sparsefield.data.masks import counts, generate_masks
+from sparsefield.data.sets import MaskedImages
+from sparsefield.registry import KINDS, load
 from sparsefield.rng import SampleNoise, seed_of
 from sparsefield.train import batch_indices, train
 
+SCHEMA = "workflow/schemas/config.schema.yaml"
 
-def bare(model, objective, dataset, *, steps, batch_size, seed=0) -> float:
-    """Samples/s of loss + backward + AdamW on precomputed batches and noise."""
+
+def setup(config_path: str, approach: str, n_images: int = 2000):
+    """(family module, kind, params, MaskedImages) of a learned approach of a config."""
+    config = validate_config(yaml.safe_load(open(config_path)), SCHEMA)
+    entry = config["approaches"][approach]
+    if not KINDS[entry["kind"]].learned:
+        raise SystemExit(f"{config_path}: {approach!r} is not learned; name a learned approach")
+    scheme = config["schemes"][entry["scheme"]]
+    images = builtin_images(n_train=n_images, n_test=10).train
+    n_context, n_query = counts(32, 32, scheme["context_ratio"], scheme["query_ratio"])
+    context, query = generate_masks(seed=scheme["seed"], split="train", index=np.arange(len(images)), height=32,
+                                    width=32, n_context=n_context, n_query=n_query)  # fmt: skip
+    kind = entry["kind"]
+    return load(KINDS[kind].method), kind, approach_params(config)[approach], MaskedImages(images, context, query)
+
+
+def bare(config_path: str, approach: str, steps: int, threads: int) -> float:
+    """Samples/s of loss + backward + AdamW on precomputed batches and noise, with `threads` threads."""
+    torch.set_num_threads(threads)
+    method, kind, params, data = setup(config_path, approach)
+    torch.manual_seed(0)
+    model, dataset, loss_fn = method.build(params.model), method.batches(params, data), method.loss(kind, params)
+    batch_size = params.train.batch_size
     batches = []
     for step in range(1, steps + 1):
-        index = batch_indices(len(dataset), batch_size, seed, step)
-        batches.append((dataset.__getitems__(index), [seed_of(seed, step, i) for i in index]))
+        index = batch_indices(len(dataset), batch_size, 0, step)
+        batches.append((dataset.__getitems__(index), [seed_of(0, step, i) for i in index]))
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     start = time.perf_counter()
     for batch, seeds in batches:
-        loss = objective.loss(model, batch, SampleNoise(seeds)).mean()
+        loss = loss_fn(model, batch, SampleNoise(seeds)).value.mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
     return steps * batch_size / (time.perf_counter() - start)
 
 
-def full(model, objective, dataset, *, steps, batch_size) -> float:
+def full(config_path: str, approach: str, steps: int, threads: int) -> float:
+    """Samples/s of the whole training loop (no learning curve) on the same model and data."""
+    torch.set_num_threads(threads)
+    method, kind, params, data = setup(config_path, approach)
+    torch.manual_seed(0)
+    loop = method.training(kind, params, data, data, "cpu")
+    loop.update(steps=steps, warmup=1, checkpoint_every=steps, eval_fn=None)
     with tempfile.TemporaryDirectory() as out:
-        summary = train(model=model, loss_fn=objective.loss, dataset=dataset, out_dir=out, steps=steps,
-                        batch_size=batch_size, lr=1e-4, warmup=1, checkpoint_every=steps, progress=False)  # fmt: skip
-    return summary["samples_per_s"]
+        return train(**loop, out_dir=out, device="cpu", progress=False)["samples_per_s"]
 
 
-def main():
+def _worker(args) -> float:
+    return bare(*args)
+
+
+def side_by_side(config_path: str, approach: str, steps: int, processes: int) -> float:
+    """Summed samples/s of `processes` one-thread bare loops running at once (spawned processes)."""
+    with multiprocessing.get_context("spawn").Pool(processes) as pool:
+        return sum(pool.map(_worker, [(config_path, approach, steps, 1)] * processes))
+
+
+def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--approach", default="flow_matching")
+    parser.add_argument("--config", default="config/config.yaml")
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=32)
-    args = parser.parse_args()
-    torch.set_num_threads(2)
-    backbone = dict(n_latents=64, latent_dim=128, n_blocks=2, n_heads=4, n_fourier=64)
-    config = dict(backbone=backbone, sigma_data=0.15, residual=True)
-    images = builtin_images(n_train=2000, n_test=10).train
-    context, query = generate_masks(seed=42, split="train", index=np.arange(len(images)), height=32, width=32,
-                                    n_context=204, n_query=204)  # fmt: skip
-    dataset, objective = FieldDataset(images, context, query), FlowMatching()
-    runs = {"full": [], "bare": []}
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--side-by-side", type=int, default=2, help="processes of one thread (0: skip)")
+    args = parser.parse_args(argv)
+    where = (args.config, args.approach, args.steps)
+    runs: dict[str, list[float]] = {}
     for _ in range(args.repeats):
-        for name, loop in (("full", full), ("bare", bare)):
-            torch.manual_seed(0)
-            model = FieldModel(**config)
-            runs[name].append(loop(model, objective, dataset, steps=args.steps, batch_size=args.batch_size))
-    full_sps, bare_sps = statistics.median(runs["full"]), statistics.median(runs["bare"])
-    print(f"Perceiver IO (CPU size), flow matching, batch {args.batch_size}, {args.steps} steps, "
-          f"median of {args.repeats} alternating runs")  # fmt: skip
-    print(f"  full training loop    {full_sps:8.1f} samples/s")
-    print(f"  bare forward+backward {bare_sps:8.1f} samples/s")
-    print(f"  ratio full / bare     {full_sps / bare_sps:8.3f}   (target >= 0.9)")
+        for threads in args.threads:
+            runs.setdefault(f"bare, {threads} thread(s)", []).append(bare(*where, threads))
+        runs.setdefault(f"full loop, {args.threads[0]} thread(s)", []).append(full(*where, args.threads[0]))
+        if args.side_by_side > 1:
+            runs.setdefault(f"{args.side_by_side} x bare, 1 thread each, side by side",
+                            []).append(side_by_side(*where, args.side_by_side))  # fmt: skip
+    medians = {name: statistics.median(values) for name, values in runs.items()}
+    print(f"{args.approach} ({args.config}), {args.steps} steps, median of {args.repeats} alternating runs")
+    for name, value in medians.items():
+        print(f"  {name:<45} {value:8.1f} samples/s")
+    first = f"bare, {args.threads[0]} thread(s)"
+    print(f"  ratio full loop / bare ({args.threads[0]} thread(s))          "
+          f"{medians[f'full loop, {args.threads[0]} thread(s)'] / medians[first]:8.3f}   (target >= 0.9)")  # fmt: skip
+    if args.side_by_side > 1 and f"bare, {args.side_by_side} thread(s)" in medians:
+        together = medians[f"{args.side_by_side} x bare, 1 thread each, side by side"]
+        print(f"  ratio side by side / one {args.side_by_side}-thread job            "
+              f"{together / medians[f'bare, {args.side_by_side} thread(s)']:8.3f}")  # fmt: skip
+    return medians
 
 
 if __name__ == "__main__":

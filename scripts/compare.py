@@ -1,11 +1,11 @@
-"""Snakemake adapter: results/comparison.{csv,md} and results/figures/ (sparsefield.report)."""
+"""Snakemake adapter: results/comparison.{csv,md}, nfe_sweep.csv and figures/ (sparsefield.stages.compare)."""
 
 import sys
 
 sys.stderr = open(snakemake.log[0], "w")
 sys.path.insert(0, f"{snakemake.scriptdir}/../src")  # the checkout's package: the code common.smk fingerprints
 
-from sparsefield.report import compare
+from sparsefield.stages.compare import compare
 
 compare(
     snakemake.input.metrics,

@@ -1,12 +1,15 @@
 """Config schema: the defaults validate; bad config fails with one line naming the key."""
 
 import copy
+import inspect
 
 import pytest
 import yaml
 
-from sparsefield.config import ConfigError, validate_config
-from sparsefield.registry import KINDS
+from sparsefield.config import ConfigError, approach_params, needs_gpu, validate_config
+from sparsefield.methods import field
+from sparsefield.params import field_names
+from sparsefield.registry import KINDS, load
 
 
 @pytest.fixture
@@ -38,11 +41,44 @@ def test_schema_kinds_are_the_registry(schema):
     assert sorted(kinds["properties"]["kind"]["enum"]) == sorted(KINDS)
 
 
-def test_registry_samplers_are_the_objectives():
-    from sparsefield.objectives import OBJECTIVES
+def test_schema_and_the_field_dataclasses_name_the_same_keys(schema):
+    """The schema checks shape, the dataclass names the keys: they must agree key for key."""
+    learned = yaml.safe_load(schema.read_text())["$defs"]["learned"]["properties"]
+    assert set(learned) == field_names(field.Params)
+    for section, cls in (("train", field.Train), ("evaluation", field.Curve), ("sample", field.Sample)):
+        assert set(learned[section]["properties"]) == field_names(cls), section
+    assert set(learned["model"]["properties"]) == field_names(field.Model)
+    assert set(learned["model"]["properties"]["backbone"]["properties"]) == field_names(field.Backbone)
 
-    for kind, objective in OBJECTIVES.items():
-        assert KINDS[kind].samplers == objective.SAMPLERS
+
+def test_backbone_defaults_are_the_perceivers():
+    from sparsefield.nn.perceiver_io import PerceiverIO
+
+    signature = inspect.signature(PerceiverIO).parameters
+    for name in field_names(field.Backbone):
+        assert getattr(field.Backbone(), name) == signature[name].default, name
+
+
+def test_objective_schemas_are_the_objectives_arguments(schema):
+    defs = yaml.safe_load(schema.read_text())["$defs"]
+    for kind, row in KINDS.items():
+        if row.learned:
+            arguments = set(inspect.signature(load(row.objective)).parameters)
+            assert set(defs[f"objective_{kind}"]["properties"]) == arguments, kind
+
+
+def test_params_bind_with_defaults_and_sorted_keys(config, schema):
+    validate_config(config, schema)
+    bound = approach_params(config)
+    flow = bound["flow_matching"]
+    assert isinstance(flow, field.Params) and flow.train.num_workers == 0 and flow.model.backbone.dropout == 0.0
+    assert flow.sample.sweep_nfe == (4, 8, 16)  # lists become the typed tuples
+    assert isinstance(bound["linear"], load(KINDS["linear"].method).Params)
+
+
+def test_needs_gpu():
+    assert needs_gpu("cpu") == 0 and needs_gpu("cuda") == 1 and needs_gpu("cuda:1") == 1 and needs_gpu("mps") == 0
+    assert needs_gpu("auto") in (0, 1)
 
 
 def test_unknown_sampler_names_the_key(repo_root, schema):
@@ -79,6 +115,11 @@ def broken(config, path, value):
         (["evaluation", "n_images"], 0, r"evaluation\.n_images"),
         (["approaches", "linear", "params"], {"k": 3}, r"approaches\.linear\.params: {.k.: 3} is expected to be empty"),
         (["typo_key"], 1, r"typo_key"),
+        (["datasets", "builtin", "n_trian"], 5, r"datasets\.builtin\.n_trian: not a parameter of source 'builtin'"),
+        (["approaches", "flow_matching", "params", "train", "stpes"], 5, r"approaches\.\w+\.params\.train"),
+        (["approaches", "flow_matching", "params", "objective"], {"t_epss": 0.1}, r"params\.objective"),
+        (["approaches", "flow_matching", "params", "model", "backbone", "n_latent"], 8, r"backbone"),
+        (["threads"], {"train": 0}, r"threads\.train"),
     ],
 )
 def test_rejections_name_the_key(config, schema, path, value, message):

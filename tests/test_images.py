@@ -130,6 +130,54 @@ def test_share_is_even_and_capped():
     assert _share(7, np.array([5, 5, 5])).tolist() == [3, 2, 2]
 
 
+# --- sets too small or too flat for any patch: one line naming the set, the sizes and the fix -----
+
+
+def test_imagefolder_of_images_smaller_than_the_patch_names_the_dataset_sizes_and_fix(tmp_path):
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "thumbs"
+    folder.mkdir()
+    for name, shape in (("a.png", (40, 50, 3)), ("b.png", (60, 80, 3))):
+        Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8)).save(folder / name)
+    out = tmp_path / "data" / "thumbs.h5"
+    with pytest.raises(ValueError) as err:
+        im.build_images(out, source="imagefolder", path=str(folder), n_train=10, n_test=4, size=32, factors=[2, 4])
+    message = str(err.value)
+    assert "\n" not in message
+    assert message.startswith(f"dataset 'thumbs' (imagefolder {folder}): no train patch fits: a 32 px patch at")
+    assert "at factor 2 (factors (2, 4))" in message and "64x64 px window" in message
+    assert "the smallest image is 40x50 px, the largest 60x80 px" in message
+    assert message.endswith("; lower size or factors, use mode: resize, or add larger images to the folder")
+    assert not out.parent.exists() or not list(out.parent.iterdir())  # nothing written
+    with pytest.raises(ValueError) as err:  # called directly: the folder
+        im.imagefolder_images(folder, n_train=10, n_test=4)
+    assert str(err.value).startswith(f"imagefolder {folder}: no train patch fits")
+
+
+def test_builtin_patches_too_large_for_the_photographs_name_the_dataset(tmp_path):
+    with pytest.raises(ValueError) as err:
+        im.build_images(tmp_path / "huge.h5", source="builtin", n_train=4, n_test=2, size=128, factors=[8])
+    message = str(err.value)
+    assert "\n" not in message and message.startswith("dataset 'huge' (builtin): no train patch fits")
+    assert "a 1024x1024 px window" in message and "the smallest image is 300x451 px, the largest 872x1000 px" in message
+    assert message.endswith("; lower size or factors, or use source: imagefolder with larger photographs")
+
+
+def test_test_band_too_narrow_and_flat_images_say_why():
+    photo = np.random.default_rng(0).integers(0, 256, (70, 300, 3), dtype=np.uint8)
+    params = dict(n_train=5, n_test=2, size=SIZE, factors=(2,), min_std=0.0, seed=0)
+    with pytest.raises(ValueError) as err:  # train (outside the 30 px band) fits, the band does not
+        region_patches([photo], test_fraction=0.1, where="dataset 'x'", **params)
+    assert "\n" not in str(err.value)
+    assert str(err.value).startswith("dataset 'x': no test patch fits: a 32 px patch at factor 2 (factors (2,))")
+    assert "inside one image's test band, 0.1 of its longer side" in str(err.value)
+    assert "at least 64 px on its shorter side and about 640 px on its longer one" in str(err.value)
+    flat = np.full((300, 600, 3), 128, np.uint8)
+    with pytest.raises(ValueError, match=r"^patches: every train window of 32 px at factors \(2,\) is flatter than "
+                                         r"min_std 0\.05 \(grayscale std on \[0, 1\]\); lower min_std"):  # fmt: skip
+        region_patches([flat], test_fraction=0.3, **{**params, "min_std": 0.05})
+
+
 def test_builtin_is_deterministic_and_seeded():
     a = im.builtin_images(n_train=40, n_test=12, seed=3)
     b = im.builtin_images(n_train=40, n_test=12, seed=3)
@@ -177,6 +225,7 @@ def test_build_is_byte_identical_and_round_trips(tmp_path):
         assert f.attrs["source"] == "builtin" and f.attrs["sha256"] == expect.sha256
         assert (f.attrs["H"], f.attrs["W"], f.attrs["C"]) == (32, 32, 3)
         assert list(f.attrs["factors"]) == list(im.DEFAULT_FACTORS) and f.attrs["min_std"] == im.DEFAULT_MIN_STD
+        assert "where" not in f.attrs  # what errors call the set is no parameter of its content
     assert sorted(p.name for p in a.parent.iterdir()) == ["builtin.h5"]  # no temporary left
 
 
@@ -215,6 +264,8 @@ def test_build_images_rejects_unknown_source(tmp_path):
         im.build_images(tmp_path / "x.h5", source="mnist")
     with pytest.raises(TypeError, match="source 'builtin'.*n_tset"):
         im.build_images(tmp_path / "x.h5", source="builtin", n_train=3, n_test=2, n_tset=2)
+    with pytest.raises(TypeError, match="source 'builtin'.*where"):  # build_images sets it from the file name
+        im.build_images(tmp_path / "x.h5", source="builtin", n_train=3, n_test=2, where="x")
 
 
 # --- CIFAR-10 ------------------------------------------------------------------------------------

@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import inspect
+from dataclasses import asdict
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from sparsefield import lowlight as ll
-from sparsefield.evaluate import COLUMNS
+from sparsefield.baselines import lowlight as ll
+from sparsefield.data.tiles import paired_test_tiles
+from sparsefield.methods import lowlight as family
 from sparsefield.report import lowlight_markdown
 from sparsefield.samples import read_samples
+from sparsefield.scoring import COLUMNS
+from sparsefield.scoring.tiles import score_restorations
+from sparsefield.stages.evaluate import evaluate
+from sparsefield.stages.reconstruct import reconstruct
+
+
+def restore(metadata, out, kind, **params):
+    reconstruct({"metadata": metadata}, out, approach=kind, kind=kind, settings=params, dataset="tiny",
+                scheme="lowlight")  # fmt: skip
 
 
 def test_srgb_curve_known_values_and_inverse():
@@ -23,11 +36,13 @@ def test_srgb_curve_known_values_and_inverse():
 def test_amplify_is_the_ratio_times_the_short_exposure_clipped():
     short = np.array([[[0.001, 0.002, 0.004]]])
     assert np.allclose(ll.amplify(short, 250), [[[0.25, 0.5, 1.0]]])
-    assert ll.restore("amplify", short, 100).max() <= 1.0
-    with pytest.raises(ValueError, match="amplify takes no parameters"):
-        ll.restore("amplify", short, 100, h=1.0)
-    with pytest.raises(ValueError, match="unknown kind 'bm3d'"):
-        ll.restore("bm3d", short, 100)
+    assert ll.amplify(short, 100).max() <= 1.0
+
+
+def test_family_params_are_the_denoisers_defaults():
+    """methods.lowlight.Params names every keyword of baselines.lowlight.denoise, with the same defaults."""
+    defaults = {k: p.default for k, p in inspect.signature(ll.denoise).parameters.items() if p.default is not p.empty}
+    assert asdict(family.Params()) == defaults
 
 
 @pytest.mark.parametrize("denoiser", ["nl_means", "wavelet"])
@@ -47,23 +62,23 @@ def test_denoise_lowers_the_error_of_a_noisy_image(denoiser, space):
 def test_score_known_answers():
     truth = np.full((2, 16, 16, 3), 0.25)
     ratios = np.array([100.0, 300.0])
-    table = ll.score(truth + 0.1, truth, ratios).set_index(["scheme", "metric", "region"])["value"]
+    table = score_restorations(truth + 0.1, truth, ratios).set_index(["scheme", "metric", "region"])["value"]
     assert table[("x100", "psnr", "linear")] == pytest.approx(20.0)  # error 0.1 everywhere
     expected = -10 * np.log10((ll.to_srgb(np.array(0.35)) - ll.to_srgb(np.array(0.25))) ** 2)
     assert table[("x300", "psnr", "srgb")] == pytest.approx(expected)
-    assert ll.score(truth, truth, ratios).query("metric == 'ssim'").value.tolist() == pytest.approx([1.0] * 4)
+    assert score_restorations(truth, truth, ratios).query("metric == 'ssim'").value.tolist() == pytest.approx([1.0] * 4)
 
 
 def test_stages_end_to_end(tiny_tiles, tmp_path):
     metadata, _ = tiny_tiles
     tables = {}
     for kind, params in (("amplify", {}), ("amplify_denoise", {"denoiser": "nl_means", "space": "linear"})):
-        ll.lowlight_stage(metadata, tmp_path / f"{kind}.h5", approach=kind, kind=kind, rawset="tiny", **params)
-        ll.evaluate_lowlight(metadata, tmp_path / f"{kind}.h5", tmp_path / f"{kind}.csv")
+        restore(metadata, tmp_path / f"{kind}.h5", kind, **params)
+        evaluate({"metadata": metadata}, tmp_path / f"{kind}.h5", tmp_path / f"{kind}.csv", kind=kind)
         tables[kind] = pd.read_csv(tmp_path / f"{kind}.csv")
     samples = read_samples(tmp_path / "amplify.h5")
     assert samples.samples.shape == (16, 1, 32, 32, 3) and samples.attrs["dataset"] == "tiny"
-    pairs = ll.paired_test_tiles(metadata)
+    pairs = paired_test_tiles(metadata)
     noisy, _, ratio = pairs[5]
     assert np.allclose(samples.mean[5], np.clip((noisy.permute(1, 2, 0).numpy() + 1) / 2 * float(ratio), 0, 1))
     table = tables["amplify"]
@@ -81,11 +96,11 @@ def test_stages_end_to_end(tiny_tiles, tmp_path):
 
 def test_samples_must_match_the_test_pairs(tiny_tiles, tmp_path):
     metadata, _ = tiny_tiles
-    ll.lowlight_stage(metadata, tmp_path / "a.h5", approach="a", kind="amplify", rawset="tiny")
+    restore(metadata, tmp_path / "a.h5", "amplify")
     (tmp_path / "copy").mkdir()
     for path in metadata.parent.iterdir():
         (tmp_path / "copy" / path.name).write_bytes(path.read_bytes())
     other = tmp_path / "copy" / "metadata.json"  # the first 4 test tiles (one short capture) moved to another split
     other.write_text(metadata.read_text().replace('"split": "test"', '"split": "tost"', 4))
-    with pytest.raises(ValueError, match=r"holds 16 tiles, .* has 12 test pairs"):
-        ll.evaluate_lowlight(other, tmp_path / "a.h5", tmp_path / "a.csv")
+    with pytest.raises(ValueError, match=r"a\.h5: samples hold 16 tiles, the raw set has 12 test pairs"):
+        evaluate({"metadata": other}, tmp_path / "a.h5", tmp_path / "a.csv", kind="amplify")

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-import sparsefield.normconv as normconv
+import sparsefield.baselines.normconv as normconv
+from sparsefield.baselines.normconv import SCALES, WEIGHTS, normalized_convolution, reconstruct
 from sparsefield.data.fields import grid_coords, pixel_coords
-from sparsefield.normconv import SCALES, WEIGHTS, normalized_convolution, reconstruct
 
 H = W = 32
 

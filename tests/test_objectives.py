@@ -13,11 +13,14 @@ from scipy.integrate import quad
 from torch import nn
 
 from sparsefield.data.fields import FieldBatch
-from sparsefield.objectives import OBJECTIVES, FlowMatching, VPScore, X0Denoiser
-from sparsefield.precond import ResidualDenoiser
+from sparsefield.nn.precond import ResidualDenoiser
+from sparsefield.objectives.denoiser import X0Denoiser
+from sparsefield.objectives.flow import FlowMatching
+from sparsefield.objectives.score import VPScore
 from sparsefield.rng import SampleNoise, seed_of
 
 MU, S = 0.3, 0.2
+OBJECTIVES = {"score": VPScore, "denoiser": X0Denoiser, "flow": FlowMatching}
 
 
 def field_batch(b: int, n_out: int, c: int = 1, seed: int = 0, values: torch.Tensor | None = None) -> FieldBatch:
@@ -56,7 +59,12 @@ class ExactCorrection(nn.Module):
 
 
 def const_prior(value: float):
-    return lambda ic, iv, oc: torch.full((*oc.shape[:2], iv.shape[-1]), value)
+    return lambda b: torch.full((*b.output_coords.shape[:2], b.input_values.shape[-1]), value)
+
+
+def loss_of(obj, D, batch: FieldBatch, noise):
+    """The objective's per-element loss on a field batch: targets batch.output_values, condition the batch."""
+    return obj.loss(D, batch.output_values, batch, noise)
 
 
 # --- preconditioning ----------------------------------------------------------------------------------------------
@@ -67,7 +75,7 @@ def test_untrained_residual_denoiser_is_the_gaussian_posterior_mean():
     batch = field_batch(3, 10, c=2)
     prior = torch.randn(3, 10, 2)
     backbone = ZeroBackbone()
-    D = ResidualDenoiser(backbone, sigma_data=0.15, prior_fn=lambda ic, iv, oc: prior)
+    D = ResidualDenoiser(backbone, sigma_data=0.15, prior_fn=lambda b: prior)
     x, sigma = torch.randn(3, 10, 2), torch.tensor([0.01, 0.5, 30.0])
     expected = prior + 0.15**2 / (sigma.reshape(-1, 1, 1) ** 2 + 0.15**2) * (x - prior)
     torch.testing.assert_close(D(x, sigma, batch), expected)
@@ -132,7 +140,7 @@ def flow_irreducible(obj: FlowMatching) -> float:
 def test_loss_at_exact_denoiser_is_the_irreducible_value(obj, irreducible):
     b = 4000
     batch = field_batch(b, 8, seed=1)
-    per_sample = obj.loss(exact_denoiser, batch, noise_for(b, 7)).mean(dim=(1, 2))  # (B,) one t per sample
+    per_sample = loss_of(obj, exact_denoiser, batch, noise_for(b, 7)).mean(dim=(1, 2))  # (B,) one t per sample
     truth = irreducible(obj)
     se = per_sample.std().item() / math.sqrt(b)
     assert abs(per_sample.mean().item() - truth) < 4 * se, (per_sample.mean().item(), truth, se)
@@ -142,25 +150,25 @@ def test_loss_at_exact_denoiser_is_the_irreducible_value(obj, irreducible):
 def test_exact_denoiser_beats_perturbed_ones(name):
     obj, b = OBJECTIVES[name](), 500
     batch = field_batch(b, 8, seed=2)
-    exact = obj.loss(exact_denoiser, batch, noise_for(b, 3)).mean()
+    exact = loss_of(obj, exact_denoiser, batch, noise_for(b, 3)).mean()
     for perturbed in [
         lambda x, s, bt: exact_denoiser(x, s, bt) + 0.02,  # biased
         lambda x, s, bt: MU + 1.1 * (exact_denoiser(x, s, bt) - MU),  # over-confident
         lambda x, s, bt: MU + 0.9 * (exact_denoiser(x, s, bt) - MU),  # under-confident
     ]:
-        assert obj.loss(perturbed, batch, noise_for(b, 3)).mean() > exact  # same t and ε draws
+        assert loss_of(obj, perturbed, batch, noise_for(b, 3)).mean() > exact  # same t and ε draws
 
 
 @pytest.mark.parametrize("name", sorted(OBJECTIVES))
 def test_loss_draws_are_per_sample(name):
     obj, batch = OBJECTIVES[name](), field_batch(5, 7, c=3, seed=4)
     seeds = [seed_of(9, i) for i in range(5)]
-    full = obj.loss(exact_denoiser, batch, SampleNoise(seeds))
+    full = loss_of(obj, exact_denoiser, batch, SampleNoise(seeds))
     assert full.shape == (5, 7, 3)
     one = FieldBatch(
         *(getattr(batch, f)[3:4] for f in ("input_coords", "input_values", "output_coords", "output_values"))
     )
-    torch.testing.assert_close(obj.loss(exact_denoiser, one, SampleNoise(seeds[3:4])), full[3:4])
+    torch.testing.assert_close(loss_of(obj, exact_denoiser, one, SampleNoise(seeds[3:4])), full[3:4])
 
 
 # --- losses fall when overfitting one batch ----------------------------------------------------------------------
@@ -189,18 +197,18 @@ def test_loss_falls_when_overfitting_one_batch(name):
     coords = torch.rand(b, 64, 2)
     x0 = 0.8 * (coords[..., :1] - 0.5) - 0.6 * (coords[..., 1:] - 0.5)  # a ramp, (B, No, 1); known given coords
     batch = FieldBatch(coords[:, :8], x0[:, :8], coords, x0)
-    context_mean = lambda ic, iv, oc: iv.mean(1, keepdim=True).expand(-1, oc.shape[1], -1)  # noqa: E731
+    context_mean = lambda b: b.input_values.mean(1, keepdim=True).expand(-1, b.output_coords.shape[1], -1)  # noqa: E731
     D = ResidualDenoiser(TinyBackbone(), sigma_data=0.3, prior_fn=context_mean)
     eval_noise = [noise_for(b, 1000 + k) for k in range(8)]
 
     def eval_loss() -> float:
         with torch.no_grad():
-            return sum(obj.loss(D, batch, n).mean().item() for n in eval_noise) / len(eval_noise)
+            return sum(loss_of(obj, D, batch, n).mean().item() for n in eval_noise) / len(eval_noise)
 
     initial = eval_loss()
     opt = torch.optim.Adam(D.parameters(), lr=1e-2)
     for step in range(200):
-        loss = obj.loss(D, batch, noise_for(b, step)).mean()
+        loss = loss_of(obj, D, batch, noise_for(b, step)).mean()
         opt.zero_grad()
         loss.backward()
         opt.step()

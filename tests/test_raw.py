@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import copy
 import json
+import types
 
 import numpy as np
 import pytest
+import rawpy
 import torch
 import yaml
 
 from sparsefield.config import ConfigError, validate_config
 from sparsefield.data import sid
 from sparsefield.data.dng import write_dng
-from sparsefield.data.raw import cut_tiles, demosaic_capture, develop, write_metadata
+from sparsefield.data.raw import cut_tiles, demosaic_capture, develop, white_balance, write_metadata
 from sparsefield.data.synth_raw import RGB2XYZ
 from sparsefield.data.tiles import TileDataset, check_metadata, select
 
@@ -68,14 +70,14 @@ def test_sid_errors_are_one_line_and_name_the_file(sid_root, tmp_path):
 # --- demosaicing ----------------------------------------------------------------------------------
 
 
-def write_linear(path, image: np.ndarray, cfa="RGGB") -> None:
-    """A noise-free DNG of a linear RGB image (H, W, 3) in [0, 1] through the identity camera."""
+def write_linear(path, image: np.ndarray, cfa="RGGB", **tags) -> None:
+    """A noise-free DNG of a linear RGB image (H, W, 3) in [0, 1] through the identity camera (`tags`: write_dng's)."""
     planes = {"R": 0, "G": 1, "B": 2}
     mosaic = np.empty(image.shape[:2])
     for (dy, dx), colour in zip([(0, 0), (0, 1), (1, 0), (1, 1)], cfa, strict=True):
         mosaic[dy::2, dx::2] = image[dy::2, dx::2, planes[colour]]
     raw = np.rint(512 + (16383 - 512) * mosaic).astype(np.uint16)
-    write_dng(path, raw, cfa=cfa, xyz2cam=IDENTITY_CAMERA)
+    write_dng(path, raw, cfa=cfa, xyz2cam=IDENTITY_CAMERA, **tags)
 
 
 @pytest.mark.parametrize("algorithm", ["LINEAR", "AHD", "PPG", "DCB"])
@@ -98,6 +100,62 @@ def test_demosaic_recovers_a_ramp_away_from_the_border(tmp_path, algorithm, cfa)
     error = np.abs(rgb - ramp)
     assert error[6:-6, 6:-6].max() < 2e-3
     assert error[0].max() > error[6:-6, 6:-6].max()  # the border is where demosaicing guesses
+
+
+def test_as_shot_white_balance_is_applied_and_recorded(tmp_path):
+    grey = np.broadcast_to(np.array([0.25, 0.5, 0.4]), (32, 32, 3))  # a grey card as this camera sees it
+    write_linear(tmp_path / "card.dng", grey, as_shot_neutral=(0.5, 1.0, 0.8))
+    rgb, levels = develop(tmp_path / "card.dng", "LINEAR")
+    assert levels["white_balance_source"] == "as_shot"
+    assert levels["white_balance"] == pytest.approx([2.0, 1.0, 1.25, 1.0])  # 1 / AsShotNeutral, green = 1
+    centre = rgb[4:-4, 4:-4].reshape(-1, 3)
+    assert np.ptp(centre.mean(0)) < 2e-3  # balanced: grey again
+
+
+def test_missing_as_shot_white_balance_gives_every_exposure_the_same_fixed_balance(tmp_path):
+    """No AsShotNeutral: LibRaw's automatic balance would grey each image by its own content; the fixed
+    daylight balance (the identity camera's: 1, 1, 1) gives a long and a x18 darker exposure one colour."""
+    y, x = np.mgrid[0:64, 0:64] / 64.0
+    warm = np.stack([0.6 + 0.3 * x, 0.35 + 0.2 * y, 0.12 + 0.1 * x * y], axis=-1)
+    got = {}
+    for name, scale in (("long", 0.9), ("short", 0.05)):
+        write_linear(tmp_path / f"{name}.dng", scale * warm, as_shot_neutral=None)
+        rgb, levels = develop(tmp_path / f"{name}.dng", "LINEAR")
+        got[name] = rgb[4:-4, 4:-4].mean((0, 1)) / scale, levels
+    (long, long_levels), (short, short_levels) = got["long"], got["short"]
+    assert long_levels["white_balance_source"] == short_levels["white_balance_source"] == "daylight"
+    assert long_levels["white_balance"] == short_levels["white_balance"] == pytest.approx([1.0] * 4, abs=1e-3)
+    np.testing.assert_allclose(long, warm[4:-4, 4:-4].mean((0, 1)), rtol=2e-3)  # the warm cast kept
+    np.testing.assert_allclose(short, long, rtol=1e-2)  # the same colour at both exposures
+
+
+@pytest.mark.parametrize(
+    "camera, daylight, expect",
+    [
+        ([2.0, 1.0, 1.5, 0.0], [9.0, 9.0, 9.0, 9.0], ([2.0, 1.0, 1.5, 1.0], "as_shot")),  # 3 colours: G2 0 = as G
+        ([1024.0, 512.0, 768.0, 512.0], [0.0] * 4, ([2.0, 1.0, 1.5, 1.0], "as_shot")),  # normalised to green
+        ([-1.0, 0.0, 0.0, 0.0], [4.0, 2.0, 3.0, 0.0], ([2.0, 1.0, 1.5, 1.0], "daylight")),  # Canon D30
+        ([0.0] * 4, [4.0, 2.0, 3.0, 2.0], ([2.0, 1.0, 1.5, 1.0], "daylight")),
+        ([0.0] * 4, [0.0] * 4, ([1.0] * 4, "unit")),
+        ([2.0, 1.0, float("nan"), 1.0], [-1.0, 1.0, 1.0, 1.0], ([1.0] * 4, "unit")),
+    ],
+)
+def test_white_balance_falls_back_to_daylight_then_unit(camera, daylight, expect):
+    raw = types.SimpleNamespace(camera_whitebalance=camera, daylight_whitebalance=daylight)
+    assert white_balance(raw) == expect
+
+
+def test_linear_dng_is_refused_as_no_mosaic_naming_the_file(tmp_path):
+    rgb = np.random.default_rng(0).integers(512, 16384, (32, 32, 3)).astype(np.uint16)
+    write_dng(tmp_path / "linear.dng", rgb)  # PhotometricInterpretation LinearRaw (34892), 3 samples
+    with rawpy.imread(str(tmp_path / "linear.dng")) as raw:
+        assert raw.raw_pattern is None  # what LibRaw reports for linear DNG, sRAW and Foveon files
+    with pytest.raises(ValueError) as err:
+        develop(tmp_path / "linear.dng")
+    assert str(err.value) == (
+        f"{tmp_path / 'linear.dng'}: not a colour-filter mosaic (LibRaw reports no CFA pattern: a linear DNG, sRAW "
+        "or Foveon file); sparsefield needs the camera's mosaic raw files"
+    )
 
 
 def test_cut_tiles_positions_and_stride():
@@ -124,6 +182,10 @@ def test_tile_files_and_metadata(tiny_tiles):
     assert (record["split"], record["data_type"], record["is_clean"]) == ("test", "noisy", False)
     assert record["exposure_s"] == 0.033 and record["scene"] == "10001" and record["iso"] >= 100
     assert record["black_level"] == [512] * 4 and record["white_level"] == 16383 and record["cfa_pattern"] == "RGGB"
+    wb = record["white_balance"]  # the builtin camera's as-shot gains: red 1.9-2.4, blue 1.5-1.9 (synth_raw)
+    assert record["white_balance_source"] == "as_shot" and wb[1] == wb[3] == 1.0
+    assert 1.9 <= wb[0] <= 2.4 and 1.5 <= wb[2] <= 1.9
+    assert {tuple(t["white_balance"]) for t in tiles if t["capture"] == record["capture"]} == {tuple(wb)}
     assert (record["y"], record["x"], record["file"]) == (32, 0, "10001_01_0.033s.pt")
     saved = torch.load(metadata_path.parent / record["file"], weights_only=True)
     assert saved["tiles"].dtype == torch.float32 and saved["tiles"].shape == (4, 3, 32, 32)
@@ -247,6 +309,15 @@ def test_write_metadata_refuses_a_set_without_test_captures(tiny_tiles, tmp_path
     with pytest.raises(ValueError, match="split 'test' has no tiles"):
         write_metadata(train_only, tmp_path / "metadata.json", rawset="x")
     assert not (tmp_path / "metadata.json").exists()
+
+
+def test_write_metadata_refuses_capture_metadata_of_an_older_version(tiny_tiles, tmp_path):
+    metadata_path, _ = tiny_tiles
+    old = json.loads((metadata_path.parent / "10001_00_10s.json").read_text())
+    del old["white_balance"], old["white_balance_source"]
+    (tmp_path / "10001_00_10s.json").write_text(json.dumps(old))
+    with pytest.raises(ValueError, match=r"10001_00_10s\.json: capture metadata lacks \['white_balance', 'white_bal"):
+        write_metadata([tmp_path / "10001_00_10s.json"], tmp_path / "metadata.json", rawset="x")
 
 
 # --- config ---------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ sampler driven by D* returns N(μ, s²) up to its discretisation error. D* acts 
 output element of every sample is an independent draw.
 """
 
+import functools
 import math
 
 import pytest
@@ -14,11 +15,26 @@ from test_objectives import MU, ExactCorrection, S, ZeroBackbone  # data N(μ, s
 from torch import nn
 
 from sparsefield.data.fields import FieldBatch
-from sparsefield.objectives import FlowMatching, VPScore, X0Denoiser
-from sparsefield.precond import ResidualDenoiser
+from sparsefield.nn.precond import ResidualDenoiser, bind
+from sparsefield.objectives.denoiser import X0Denoiser
+from sparsefield.objectives.flow import FlowMatching
+from sparsefield.objectives.score import VPScore
+from sparsefield.registry import KINDS, load
 from sparsefield.rng import SampleNoise, seed_of
+from sparsefield.sampling import ddpm, flow, vp
 from sparsefield.sampling.schedules import cosine_alpha_bar, strided_timesteps, uniform_grid, vp_alpha_sigma
-from sparsefield.sampling.solvers import ddim_update, ddpm_posterior, euler, euler_maruyama, heun
+from sparsefield.sampling.solvers import CountCalls, ddim_update, ddpm_posterior, euler, euler_maruyama, heun
+
+SAMPLING = {VPScore: vp, X0Denoiser: ddpm, FlowMatching: flow}
+
+
+def sample(obj, D, batch: FieldBatch, noise, *, steps: int, sampler: str):
+    """(samples (B, No, C), NFE) of a denoiser D(x̃, σ, batch) on a field batch, as the field family runs them."""
+    D = CountCalls(bind(D, batch))
+    randn = functools.partial(noise.randn, *batch.output_values.shape[1:])
+    with torch.no_grad():
+        x = SAMPLING[type(obj)].SAMPLERS[sampler](D, obj, randn, steps=steps)
+    return x, D.calls
 
 
 def gaussian_denoiser(mu, s: float = S):
@@ -71,8 +87,8 @@ class PerTokenMLP(nn.Module):
         return self.net(torch.cat([x, c, prior, batch.output_coords], dim=-1))
 
 
-def context_mean(ic, iv, oc):
-    return iv.mean(1, keepdim=True).expand(-1, oc.shape[1], -1)
+def context_mean(b):
+    return b.input_values.mean(1, keepdim=True).expand(-1, b.output_coords.shape[1], -1)
 
 
 ALL = [(VPScore, "euler_maruyama"), (VPScore, "pc"), (X0Denoiser, "ddpm"), (X0Denoiser, "ddim")]
@@ -167,7 +183,7 @@ KNOWN = [
 @pytest.mark.parametrize("obj, sampler, steps, bias", KNOWN, ids=[k[1] for k in KNOWN])
 def test_sampler_matches_gaussian_mean_and_variance(obj, sampler, steps, bias):
     batch = field_batch(32, 2048)  # 65536 independent draws
-    x, _ = obj.sample(gaussian_denoiser(MU), batch, SampleNoise(seeds(32, 1)), steps=steps, sampler=sampler)
+    x, _ = sample(obj, gaussian_denoiser(MU), batch, SampleNoise(seeds(32, 1)), steps=steps, sampler=sampler)
     n = x.numel()
     se_mean, se_var = S / math.sqrt(n), S**2 * math.sqrt(2 / (n - 1))
     assert abs(x.mean().item() - MU) < 4 * se_mean + 1e-3  # 1e-3: x_T ~ N(0, I) ignores α_T μ (VP: α_1 = 0.0066)
@@ -186,7 +202,7 @@ def test_sampler_matches_gaussian_mean_and_variance(obj, sampler, steps, bias):
 def test_deterministic_sampler_is_the_exact_affine_map(obj, sampler, steps, tol):
     """Noise-free: with D* a deterministic sampler maps its start z affinely, x = a z + b, with b → μ and a² → s²."""
     batch, sd = field_batch(4, 512), seeds(4, 2)
-    x, _ = obj.sample(gaussian_denoiser(MU), batch, SampleNoise(sd), steps=steps, sampler=sampler)
+    x, _ = sample(obj, gaussian_denoiser(MU), batch, SampleNoise(sd), steps=steps, sampler=sampler)
     z = SampleNoise(sd).randn(512, 1)
     z_std = math.sqrt(1 - obj.alpha_bar[-1].item()) if isinstance(obj, X0Denoiser) else 1.0  # x_T = z_std z
     zc = z - z.mean()
@@ -199,9 +215,8 @@ def test_deterministic_sampler_is_the_exact_affine_map(obj, sampler, steps, tol)
 
 def test_flow_samplers_converge_at_their_order():
     def var_error(sampler, steps):
-        x, _ = FlowMatching().sample(
-            gaussian_denoiser(MU), field_batch(1, 256), SampleNoise([7]), steps=steps, sampler=sampler
-        )
+        x, _ = sample(FlowMatching(), gaussian_denoiser(MU), field_batch(1, 256), SampleNoise([7]), steps=steps,
+                      sampler=sampler)  # fmt: skip
         z = SampleNoise([7]).randn(256, 1)
         return abs(((x - MU).std() / z.std()).item() ** 2 / S**2 - 1)
 
@@ -213,9 +228,9 @@ def test_flow_samplers_converge_at_their_order():
 def test_residual_denoiser_with_exact_correction_samples_the_same(cls, sampler):
     """Conditional variant: prior = μ(p) and a backbone with the exact correction give D*'s samples, value for value."""
     obj, batch = cls(), field_batch(8, 256)
-    D = ResidualDenoiser(ExactCorrection(0.1), sigma_data=0.1, prior_fn=lambda ic, iv, oc: mu_of(oc))
-    x, _ = obj.sample(D, batch, SampleNoise(seeds(8, 3)), steps=40, sampler=sampler)
-    ref, _ = obj.sample(gaussian_denoiser(mu_of), batch, SampleNoise(seeds(8, 3)), steps=40, sampler=sampler)
+    D = ResidualDenoiser(ExactCorrection(0.1), sigma_data=0.1, prior_fn=lambda b: mu_of(b.output_coords))
+    x, _ = sample(obj, D, batch, SampleNoise(seeds(8, 3)), steps=40, sampler=sampler)
+    ref, _ = sample(obj, gaussian_denoiser(mu_of), batch, SampleNoise(seeds(8, 3)), steps=40, sampler=sampler)
     torch.testing.assert_close(x, ref, atol=2e-5, rtol=1e-5)
     if sampler == "heun":  # and they are draws from N(μ(p), s²)
         r = x - mu_of(batch.output_coords)
@@ -235,10 +250,10 @@ def test_untrained_residual_model_is_centred_on_the_prior(cls, sampler):
     - VP Euler–Maruyama (± corrector): the mean path α_t·prior is kept only to O(h) (measured 1.2 % of |prior| at
       20 steps, halving with every doubling), plus α_1·prior (0.0066) from x_1."""
     obj, batch, steps = cls(), field_batch(4, 64), 20
-    D = ResidualDenoiser(ZeroBackbone(), sigma_data=0.15, prior_fn=lambda ic, iv, oc: mu_of(oc))
+    D = ResidualDenoiser(ZeroBackbone(), sigma_data=0.15, prior_fn=lambda b: mu_of(b.output_coords))
     prior = mu_of(batch.output_coords)
-    x, _ = obj.sample(D, batch, SampleNoise(seeds(4, 4)), steps=steps, sampler=sampler)
-    x_anti, _ = obj.sample(D, batch, Negated(SampleNoise(seeds(4, 4))), steps=steps, sampler=sampler)
+    x, _ = sample(obj, D, batch, SampleNoise(seeds(4, 4)), steps=steps, sampler=sampler)
+    x_anti, _ = sample(obj, D, batch, Negated(SampleNoise(seeds(4, 4))), steps=steps, sampler=sampler)
     h = (1 - obj.t_min) / (steps - 1) if cls is VPScore else 0.0
     allowed = {VPScore: 0.0066 + 0.5 * h, X0Denoiser: 5e-4, FlowMatching: 0.0}[cls] * prior.abs().max() + 2e-5
     assert ((x + x_anti) / 2 - prior).abs().max() <= allowed
@@ -250,8 +265,8 @@ def test_untrained_model_with_vanishing_sigma_data_returns_the_prior(cls, sample
     """σ_d = 0: c_skip = c_out = 0, so D ≡ prior and every sampler's last step lands on it."""
     batch = field_batch(3, 32)
     D = ResidualDenoiser(ZeroBackbone(), sigma_data=0.0, prior_fn=context_mean)
-    x, _ = cls().sample(D, batch, SampleNoise(seeds(3)), steps=10, sampler=sampler)
-    torch.testing.assert_close(x, context_mean(None, batch.input_values, batch.output_coords), atol=1e-6, rtol=0)
+    x, _ = sample(cls(), D, batch, SampleNoise(seeds(3)), steps=10, sampler=sampler)
+    torch.testing.assert_close(x, context_mean(batch), atol=1e-6, rtol=0)
 
 
 # --- batch independence and NFE ----------------------------------------------------------------------------------
@@ -261,11 +276,11 @@ def test_untrained_model_with_vanishing_sigma_data_returns_the_prior(cls, sample
 def test_sample_does_not_depend_on_the_batch(cls, sampler):
     batch, sd = field_batch(5, 16), seeds(5, 6)
     D = ResidualDenoiser(PerTokenMLP(), sigma_data=0.2, prior_fn=context_mean)
-    x, _ = cls().sample(D, batch, SampleNoise(sd), steps=12, sampler=sampler)
+    x, _ = sample(cls(), D, batch, SampleNoise(sd), steps=12, sampler=sampler)
     for i in (0, 3):
         one = FieldBatch(batch.input_coords[i : i + 1], batch.input_values[i : i + 1], batch.output_coords[i : i + 1],
                          batch.output_values[i : i + 1])  # fmt: skip
-        xi, _ = cls().sample(D, one, SampleNoise(sd[i : i + 1]), steps=12, sampler=sampler)
+        xi, _ = sample(cls(), D, one, SampleNoise(sd[i : i + 1]), steps=12, sampler=sampler)
         torch.testing.assert_close(xi[0], x[i], atol=1e-5, rtol=1e-5)
 
 
@@ -278,7 +293,15 @@ def test_nfe_counts(cls, sampler):
         return gaussian_denoiser(MU)(x, sigma, batch)
 
     expected = {"euler_maruyama": 10, "pc": 10 + 9, "ddpm": 10, "ddim": 10, "euler": 10, "heun": 19}[sampler]
-    _, nfe = cls().sample(counting, field_batch(2, 8), SampleNoise(seeds(2)), steps=10, sampler=sampler)
-    assert nfe == len(calls) == expected
-    with pytest.raises(ValueError):
-        cls().sample(counting, field_batch(2, 8), SampleNoise(seeds(2)), steps=10, sampler="rk45")
+    _, nfe = sample(cls(), counting, field_batch(2, 8), SampleNoise(seeds(2)), steps=10, sampler=sampler)
+    assert nfe == len(calls) == expected == SAMPLING[cls].nfe(cls(), sampler, 10)
+    budget = SAMPLING[cls].steps_for_nfe(cls(), sampler, expected)
+    assert SAMPLING[cls].nfe(cls(), sampler, budget) <= expected
+
+
+def test_registry_names_each_kinds_samplers():
+    """Every learned kind's sampler names are exactly its sampling module's SAMPLERS, and its objective loads."""
+    for kind, row in KINDS.items():
+        if row.learned:
+            assert tuple(load(row.sampling).SAMPLERS) == row.samplers, kind
+            assert SAMPLING[load(row.objective)] is load(row.sampling), kind

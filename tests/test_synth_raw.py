@@ -29,7 +29,8 @@ def test_dng_gives_back_the_exact_mosaic_levels_and_cfa(tmp_path, cfa):
         assert np.array_equal(raw.raw_image_visible, mosaic)
         assert list(raw.black_level_per_channel) == [512] * 4 and raw.white_level == 16383
     _, levels = develop(tmp_path / "x.dng")
-    assert levels == {"black_level": [512] * 4, "white_level": 16383, "cfa_pattern": cfa}
+    assert levels == {"black_level": [512] * 4, "white_level": 16383, "cfa_pattern": cfa,
+                      "white_balance": [1.0] * 4, "white_balance_source": "as_shot"}  # fmt: skip
 
 
 def test_dng_carries_exposure_iso_and_noise_profile(tmp_path):
@@ -40,6 +41,23 @@ def test_dng_carries_exposure_iso_and_noise_profile(tmp_path):
     assert tags["ExposureTime"].value == (1, 25) and tags["ISOSpeedRatings"].value == 3200
     with pytest.raises(ValueError, match="not a multiple of the CFA period"):
         write_dng(tmp_path / "y.dng", np.zeros((7, 8), np.uint16))
+
+
+def test_dng_without_as_shot_neutral_and_linear_raw_dng(tmp_path):
+    mosaic = np.full((8, 8), 600, dtype=np.uint16)
+    write_dng(tmp_path / "plain.dng", mosaic, as_shot_neutral=None)
+    assert "AsShotNeutral" not in tifffile.TiffFile(tmp_path / "plain.dng").pages[0].tags
+    write_dng(tmp_path / "wb.dng", mosaic)
+    assert "AsShotNeutral" in tifffile.TiffFile(tmp_path / "wb.dng").pages[0].tags
+    rgb = np.random.default_rng(0).integers(512, 16384, (32, 40, 3)).astype(np.uint16)  # LibRaw: >= 22 px
+    write_dng(tmp_path / "linear.dng", rgb)
+    tags = tifffile.TiffFile(tmp_path / "linear.dng").pages[0].tags
+    assert tags["PhotometricInterpretation"].value == 34892 and tags["SamplesPerPixel"].value == 3
+    assert "CFAPattern" not in tags
+    with rawpy.imread(str(tmp_path / "linear.dng")) as raw:
+        assert raw.raw_pattern is None  # no mosaic: raw.py refuses it (tests/test_raw.py)
+    with pytest.raises(ValueError, match=r"uint16 \(H, W\) or \(H, W, 3\)"):
+        write_dng(tmp_path / "y.dng", np.zeros((4, 4, 4), np.uint16))
 
 
 def test_same_mosaic_same_bytes(tmp_path):

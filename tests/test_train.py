@@ -14,6 +14,7 @@ from torch import nn
 from torch.utils.data import Dataset, TensorDataset
 
 from sparsefield.data.fields import FieldBatch
+from sparsefield.objectives.masked import MaskedLoss, masked_mean
 from sparsefield.rng import SampleNoise, seed_of
 from sparsefield.train import batch_indices, ema_decay_at, lr_at, train
 
@@ -87,7 +88,7 @@ def run(out_dir: Path, *, steps: int = 30, seed: int = 0, dropout: float = 0.2, 
     settings = dict(steps=steps, batch_size=BATCH, lr=1e-2, warmup=5, ema_decay=0.9, checkpoint_every=10, seed=seed)
     settings.update(eval_fn=eval_fn, eval_every=5, progress=False)
     settings.update(kwargs)
-    summary = train(model=model, loss_fn=loss_fn, dataset=data, out_dir=out_dir, **settings)
+    summary = train(model=model, config=model.config(), loss_fn=loss_fn, dataset=data, out_dir=out_dir, **settings)
     return summary, model, data, snapshots
 
 
@@ -139,7 +140,9 @@ def test_lr_schedule():
 
 def test_logged_lr_and_columns(reference):
     rows = log(reference)
-    assert list(rows.columns) == ["step", "loss", "lr", "grad_norm", "samples_per_s", "seconds", "ema_norm"]
+    columns = ["step", "loss", "loss_query", "loss_full", "lr", "grad_norm", "samples_per_s", "seconds", "ema_norm"]
+    assert list(rows.columns) == columns
+    assert rows[["loss_query", "loss_full"]].isna().all().all()  # a plain per-element loss logs neither
     assert rows["step"].tolist() == list(range(1, 31))
     assert rows["lr"].tolist() == [lr_at(n, lr=1e-2, warmup=5, steps=30) for n in range(1, 31)]
     assert rows["ema_norm"].notna().tolist() == [n % 5 == 0 for n in range(1, 31)]  # eval columns empty elsewhere
@@ -231,7 +234,44 @@ def test_plain_tensor_dataset(tmp_path):
         (xb,) = batch  # default collate: a list of tensors
         return (model(xb + SIGMA * noise.randn(3)) - xb) ** 2
 
-    summary = train(
-        model=Toy(), loss_fn=loss_fn, dataset=TensorDataset(x), out_dir=tmp_path, steps=4, batch_size=4, lr=1e-3
-    )
+    summary = train(model=Toy(), config={}, loss_fn=loss_fn, dataset=TensorDataset(x), out_dir=tmp_path, steps=4,
+                    batch_size=4, lr=1e-3)  # fmt: skip
     assert summary["finished"] and (tmp_path / "model.pt").exists()
+
+
+def test_masked_loss_is_the_one_reduction_and_logs_query_and_full(tmp_path):
+    """The loop minimises Σ m ℓ / max(Σ m, 1) per sample, then the batch mean, and logs it per mask."""
+    torch.manual_seed(0)
+    x = torch.randn(16, 6, 3)  # (N, pixels, C)
+    query = torch.zeros(16, 6, 1)
+    query[:, :2] = 1.0  # 2 of 6 pixels supervised
+    query[0] = 0.0  # one sample with nothing supervised: contributes 0, not NaN
+    seen = {}
+
+    def loss_fn(model, batch, noise):
+        xb, m = batch
+        value = (model(xb + SIGMA * noise.randn(6, 3)) - xb) ** 2  # (B, 6, 3)
+        seen["value"], seen["m"] = value.detach(), m
+        return MaskedLoss(value, weight=m, logged={"loss_query": m, "loss_full": None})
+
+    train(model=Toy(dropout=0.0), config={}, loss_fn=loss_fn, dataset=TensorDataset(x, query), out_dir=tmp_path,
+          steps=1, batch_size=16, lr=1e-3, warmup=1)  # fmt: skip
+    row = log(tmp_path).iloc[0]
+    value, m = seen["value"], seen["m"].expand(-1, -1, 3)
+    per_sample = (m * value).sum((1, 2)) / m.sum((1, 2)).clamp(min=1)
+    assert (per_sample == 0).sum() == 1 and row["loss"] == pytest.approx(per_sample.mean().item(), rel=1e-6)
+    assert row["loss_query"] == pytest.approx(row["loss"], rel=1e-6)
+    assert row["loss_full"] == pytest.approx(value.mean().item(), rel=1e-6)
+
+
+def test_masked_mean_ignores_unsupervised_elements_exactly():
+    """Gradient 0 at elements outside the mask; an empty mask gives 0; weights broadcast over channels."""
+    pred = torch.randn(3, 4, 4, 2, requires_grad=True)
+    weight = torch.zeros(3, 4, 4, 1)
+    weight[0, :2] = 1.0
+    weight[1, 0, 0] = 1.0
+    loss = masked_mean((pred - 1.0) ** 2, weight)
+    assert loss[2] == 0 and torch.isfinite(loss).all()
+    assert loss[1].item() == pytest.approx(((pred[1, 0, 0] - 1) ** 2).mean().item(), rel=1e-6)  # 2 channels, 1 pixel
+    loss.sum().backward()
+    assert (pred.grad[weight.expand_as(pred) == 0] == 0).all() and (pred.grad[weight.expand_as(pred) == 1] != 0).any()

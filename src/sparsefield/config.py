@@ -7,14 +7,17 @@ sum past 1, an approach naming a dataset that does not exist) live here.
 
 from __future__ import annotations
 
+import glob
 import inspect
 import os
 
 import jsonschema
 import yaml
 
+from sparsefield.data.images import SOURCES
 from sparsefield.data.synth_raw import build_builtin, builtin_pairs
-from sparsefield.registry import KINDS
+from sparsefield.params import ParamsError, bind
+from sparsefield.registry import KINDS, load
 
 # folders under results/ that are not approaches
 RESERVED = {"data", "masks", "figures", "logs", "benchmarks", "tiles", "raw"}
@@ -62,6 +65,8 @@ def validate_config(config: dict, schema_path: str | os.PathLike) -> dict:
                 f"config key schemes.{name}: context_ratio + query_ratio = {total:g} > 1; "
                 "lower them so they sum to at most 1"
             )
+    for name, entry in config["datasets"].items():
+        _check_dataset(name, entry)
     for name, approach in config["approaches"].items():
         if name in RESERVED:
             raise ConfigError(f"config key approaches.{name}: '{name}' is a results/ folder; rename the approach")
@@ -74,7 +79,7 @@ def validate_config(config: dict, schema_path: str | os.PathLike) -> dict:
                     f"config key approaches.{name}.params.{part}.sampler: '{sampler}' is not a sampler of kind "
                     f"'{approach['kind']}'; use one of {list(KINDS[approach['kind']].samplers)}"
                 )
-        if "lowlight" in KINDS[approach["kind"]].stages:
+        if KINDS[approach["kind"]].reads == "tiles":
             _check_lowlight(name, approach, config["rawsets"])
             continue
         for key, known in (("dataset", config["datasets"]), ("scheme", config["schemes"])):
@@ -85,7 +90,44 @@ def validate_config(config: dict, schema_path: str | os.PathLike) -> dict:
                 )
     for name, entry in config["rawsets"].items():
         _check_rawset(name, entry)
+    approach_params(config)  # every approach's params bind to its family's Params
     return config
+
+
+def approach_params(config: dict) -> dict:
+    """{approach: its params bound to the family's typed Params} (`methods/<family>.py`; no torch import).
+
+    Raises:
+        ConfigError: an unknown or missing key, naming it (e.g. approaches.x.params.train.stpes).
+    """
+    bound = {}
+    for name, entry in config["approaches"].items():
+        cls = load(KINDS[entry["kind"]].method).Params
+        try:
+            bound[name] = bind(cls, entry.get("params", {}), f"approaches.{name}.params")
+        except ParamsError as err:
+            raise ConfigError(str(err)) from None
+    return bound
+
+
+def needs_gpu(device: str) -> int:
+    """The `gpu` resource of a learned job: 1 for a CUDA device, 0 for cpu / mps, and for `auto` 1 only
+    when this machine shows an NVIDIA GPU (no torch import: /dev/nvidia0 or /proc/driver/nvidia/gpus/*)."""
+    if device.startswith("cuda"):
+        return 1
+    if device == "auto":
+        return int(os.path.exists("/dev/nvidia0") or bool(glob.glob("/proc/driver/nvidia/gpus/*")))
+    return 0
+
+
+def _check_dataset(name: str, entry: dict) -> None:
+    """Every key of a dataset entry is a parameter of its source's function (`data.images.SOURCES`)."""
+    make = SOURCES[entry["source"]]
+    known = {key for key in inspect.signature(make).parameters if key != "where"}
+    unknown = sorted(set(entry) - known - {"source"})
+    if unknown:
+        raise ConfigError(f"config key datasets.{name}.{unknown[0]}: not a parameter of source "
+                          f"'{entry['source']}'; use one of {sorted(known)}")  # fmt: skip
 
 
 SID_KEYS = {"root", "camera"}

@@ -1,7 +1,8 @@
 """File helpers shared by every stage: atomic writes and reproducible HDF5.
 
 Nothing half-written may look complete: every output is written to a temporary
-name in the same folder and renamed into place only when it is whole. HDF5
+name in the same folder and renamed into place only when it is whole (a killed
+job's temporary file is removed by the next write of the same path). HDF5
 datasets are written without timestamps so that rebuilding a file from the same
 inputs gives the same bytes.
 """
@@ -9,6 +10,7 @@ inputs gives the same bytes.
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import os
 from collections.abc import Iterator
@@ -18,14 +20,50 @@ import h5py
 import numpy as np
 
 
+def _running(pid: int) -> bool:
+    """Whether a process `pid` exists (signal 0 checks without signalling; another user's counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True  # alive but not ours / not a PID this system has: leave its file alone
+    return True
+
+
+def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
+    """Remove the `.{name}.tmp-PID` files beside `path` whose PID is no running process.
+
+    A job killed inside `atomic_path` (SIGKILL, out of memory, a cluster's time limit) never
+    reaches its cleanup, so its temporary file would stay forever. A live process's file (a
+    concurrent writer), this process's own and any other name are left alone. POSIX only:
+    elsewhere `os.kill` would end the process instead of probing it. Returns the files removed.
+    """
+    path = Path(path)
+    prefix = f".{path.name}.tmp-"
+    removed = []
+    if os.name != "posix" or not path.parent.is_dir():
+        return removed
+    for stale in path.parent.glob(f"{glob.escape(prefix)}*"):
+        pid = stale.name[len(prefix) :]
+        if not pid.isdigit() or int(pid) in (0, os.getpid()) or _running(int(pid)):
+            continue
+        with contextlib.suppress(FileNotFoundError):  # another run may have removed it first
+            stale.unlink()
+            removed.append(stale)
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `path`; rename it to `path` on success.
 
-    On any exception the temporary file is removed and `path` is left untouched.
+    On any exception the temporary file is removed and `path` is left untouched. Temporary
+    files of `path` left by killed processes are removed first (`remove_stale_temporaries`).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         yield tmp

@@ -13,7 +13,7 @@ Metrics, per image i and region R with |R| pixels, C channels and e = pred - tar
 
     MSE   = Σ_{p∈R, c} e² / (|R| C)
     MAE   = Σ_{p∈R, c} |e| / (|R| C)
-    PSNR  = 10 log10(1 / MSE) dB, +inf where MSE = 0. One value per image, so a mean over
+    PSNR  = 10 log10(1 / MSE) dB, +inf where MSE = 0 (`psnr`). One value per image, so a mean over
             images downstream is "PSNR per image, then averaged" (not the PSNR of the mean MSE).
     SSIM  = the mean over p ∈ R and channels of the SSIM map of torchmetrics'
             `structural_similarity_index_measure` (Gaussian window, sigma 1.5, 11 x 11,
@@ -84,6 +84,36 @@ def region_masks(context: np.ndarray, query: np.ndarray, height: int, width: int
     }
 
 
+def psnr(mse: np.ndarray) -> np.ndarray:
+    """PSNR in dB of per-image MSEs on [0, 1] data (data range 1): 10 log10(1 / MSE), +inf where MSE = 0.
+
+    The one conversion every PSNR in the package goes through: the tables (`image_metrics`), the
+    extra regions, the learning curve and the NFE sweep (`psnr_per_image`).
+    """
+    with np.errstate(divide="ignore"):
+        return -10.0 * np.log10(mse)
+
+
+def mse_per_image(pred: np.ndarray, target: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """(N,) MSE of each image over the pixels of `mask` (N, H, W) and every channel (all pixels if None).
+
+    pred, target: (N, ..., C) in [0, 1], computed in their own dtype. An empty region gives NaN.
+    """
+    err2 = (np.asarray(pred) - np.asarray(target)) ** 2
+    n, channels = len(err2), err2.shape[-1]
+    if mask is None:
+        return err2.reshape(n, -1).mean(1)
+    inside = np.asarray(mask).reshape(n, -1)
+    per_pixel = err2.reshape(n, -1, channels).mean(-1)
+    with np.errstate(invalid="ignore"):
+        return np.where(inside, per_pixel, 0.0).sum(1) / inside.sum(1)
+
+
+def psnr_per_image(pred: np.ndarray, target: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """(N,) PSNR (dB) of each image over `mask`'s pixels: `psnr(mse_per_image(...))`."""
+    return psnr(mse_per_image(pred, target, mask))
+
+
 def _blur_matrix(size: int, sigma: float = 1.5, taps: int = 11) -> torch.Tensor:
     """(size, size) float64 A with A @ x = torchmetrics' 1D Gaussian blur of x after reflect padding.
 
@@ -122,13 +152,13 @@ def _ssim_map(pred: torch.Tensor, target: torch.Tensor, k1: float = 0.01, k2: fl
 
 
 def _chunk_metrics(pred: torch.Tensor, target: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
-    """Metrics of images (B, C, H, W) float64 on region masks (B, H*W, R) float64 -> (B, R, 4)."""
+    """MSE, MAE and SSIM of images (B, C, H, W) float64 on region masks (B, H*W, R) float64 -> (B, R, 3)."""
     batch, channels = pred.shape[:2]
     err = pred - target
     per_pixel = torch.stack([err.square().sum(1), err.abs().sum(1), _ssim_map(pred, target).sum(1)], dim=1)
     sums = per_pixel.view(batch, 3, -1) @ masks  # (B, 3, R): region sums of e², |e|, SSIM over channels
     mse, mae, ssim = (sums / (masks.sum(1) * channels)[:, None, :]).unbind(1)  # (B, R) each
-    return torch.stack([mse, mae, -10.0 * torch.log10(mse), ssim], dim=2)  # PSNR with data range 1
+    return torch.stack([mse, mae, ssim], dim=2)
 
 
 def image_metrics(pred: np.ndarray, target: np.ndarray, masks: dict[str, np.ndarray]) -> pd.DataFrame:
@@ -161,7 +191,8 @@ def image_metrics(pred: np.ndarray, target: np.ndarray, masks: dict[str, np.ndar
         t = torch.from_numpy(np.asarray(target[block], dtype=np.float64)).permute(0, 3, 1, 2)
         m = np.stack([masks[r][block].reshape(-1, height * width) for r in regions], axis=2)  # (B, H*W, R)
         m = torch.from_numpy(m.astype(np.float64))
-        values[block] = _chunk_metrics(p.contiguous(), t.contiguous(), m).numpy()
+        mse, mae, ssim = _chunk_metrics(p.contiguous(), t.contiguous(), m).numpy().transpose(2, 0, 1)
+        values[block] = np.stack([mse, mae, psnr(mse), ssim], axis=2)
     return pd.DataFrame(
         {
             "image": np.repeat(np.arange(n), len(regions) * len(METRICS)),

@@ -1,42 +1,104 @@
-"""Every approach kind by name, in one explicit dict.
+"""Every approach kind by name, in one explicit dict. It names modules; it imports none of them.
 
-A kind names the stages its approach runs through; the workflow picks rules
-from this table, so adding an approach in config never edits a rule.
+A kind says what its approach reads, whether it is learned, which module wires its family
+(`methods/<family>.py`: Params, reconstruct, and for learned kinds build, batches, load), which
+objective it trains and which samplers it offers, and which scorer evaluates it. The workflow's
+rules dispatch on `reads` and `learned` only, never on a family: adding a kind is one row here
+and its modules, and no rule changes.
+
+Modules are resolved with importlib only when a stage needs them (`load`), so a code fingerprint
+(`sparsefield.fingerprint.kind_fingerprint`) follows one kind's own modules and a new family
+changes no other kind's jobs. A kind's row itself enters only its own kind's fingerprint.
 """
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
+
+READS = ("images", "tiles")  # images + fixed masks of a dataset; the paired test tiles of a raw set
 
 
 @dataclass(frozen=True)
 class Kind:
-    stages: tuple[str, ...]  # Snakemake stages that produce samples.h5, in order ("lowlight": raw sets)
+    reads: str  # "images" (a dataset and a mask scheme) or "tiles" (a raw set)
+    method: str  # module wiring the family: Params, reconstruct (+ build, batches, loss, load if learned)
+    scorer: str  # module whose `score` evaluates the approach's samples.h5
     description: str
-    samplers: tuple[str, ...] = ()  # sampler names of a learned kind (its objective's SAMPLERS)
+    learned: bool = False  # has a train stage (results/{approach}/model.pt)
+    objective: str = ""  # "module:Class" of the training objective (learned kinds)
+    sampling: str = ""  # module holding the objective's SAMPLERS (learned kinds)
+    samplers: tuple[str, ...] = ()  # the sampler names of that module (config checks them)
 
+
+_CLASSICAL = "sparsefield.methods.interpolation"
+_FIELD = "sparsefield.methods.field"
+_LOWLIGHT = "sparsefield.methods.lowlight"
+_MASKS, _TILES = "sparsefield.scoring.masks", "sparsefield.scoring.tiles"
 
 KINDS: dict[str, Kind] = {
-    "nearest": Kind(("baseline",), "nearest observed pixel (scipy griddata)"),
-    "linear": Kind(("baseline",), "piecewise-linear on the Delaunay triangulation (scipy griddata)"),
-    "cubic": Kind(("baseline",), "Clough-Tocher C1 cubic on the triangulation (scipy griddata)"),
-    "biharmonic": Kind(("baseline",), "biharmonic inpainting (scikit-image)"),
-    "normconv": Kind(("baseline",), "multi-scale normalised convolution: the learned approaches' starting point"),
+    "nearest": Kind("images", _CLASSICAL, _MASKS, "nearest observed pixel (scipy griddata)"),
+    "linear": Kind("images", _CLASSICAL, _MASKS, "piecewise-linear on the Delaunay triangulation (scipy griddata)"),
+    "cubic": Kind("images", _CLASSICAL, _MASKS, "Clough-Tocher C1 cubic on the triangulation (scipy griddata)"),
+    "biharmonic": Kind("images", _CLASSICAL, _MASKS, "biharmonic inpainting (scikit-image)"),
+    "normconv": Kind("images", _CLASSICAL, _MASKS, "multi-scale normalised convolution: the fields' starting point"),
     "score": Kind(
-        ("train", "sample"),
-        "VP-SDE score model; reverse-SDE Euler-Maruyama (+ Langevin corrector)",
-        ("euler_maruyama", "pc"),
-    ),
-    "denoiser": Kind(("train", "sample"), "x0-denoiser on a cosine schedule; DDPM / DDIM sampling", ("ddpm", "ddim")),
+        "images",
+        _FIELD,
+        _MASKS,
+        "Perceiver IO field, VP-SDE score model; Euler-Maruyama (+ Langevin corrector)",
+        learned=True,
+        objective="sparsefield.objectives.score:VPScore",
+        sampling="sparsefield.sampling.vp",
+        samplers=("euler_maruyama", "pc"),
+    ),  # fmt: skip
+    "denoiser": Kind(
+        "images",
+        _FIELD,
+        _MASKS,
+        "Perceiver IO field, x0-denoiser on a cosine schedule; DDPM / DDIM",
+        learned=True,
+        objective="sparsefield.objectives.denoiser:X0Denoiser",
+        sampling="sparsefield.sampling.ddpm",
+        samplers=("ddpm", "ddim"),
+    ),  # fmt: skip
     "flow": Kind(
-        ("train", "sample"), "conditional flow matching on the straight path; Euler / Heun", ("euler", "heun")
-    ),
-    # low-light approaches: a raw set's short-exposure test tiles, scored against the long exposure
-    "amplify": Kind(("lowlight",), "short exposure x exposure ratio, clipped (sparsefield.lowlight)"),
-    "amplify_denoise": Kind(("lowlight",), "amplify, then a scikit-image denoiser (non-local means / wavelet)"),
+        "images",
+        _FIELD,
+        _MASKS,
+        "Perceiver IO field, flow matching on the straight path; Euler / Heun",
+        learned=True,
+        objective="sparsefield.objectives.flow:FlowMatching",
+        sampling="sparsefield.sampling.flow",
+        samplers=("euler", "heun"),
+    ),  # fmt: skip
+    "amplify": Kind("tiles", _LOWLIGHT, _TILES, "short exposure x exposure ratio, clipped"),
+    "amplify_denoise": Kind("tiles", _LOWLIGHT, _TILES, "amplify, then a scikit-image denoiser (NL-means / wavelet)"),
 }
 
 
-def approaches_in_stage(approaches: dict[str, dict], stage: str) -> list[str]:
-    """Names of the configured approaches whose kind runs `stage`."""
-    return sorted(name for name, entry in approaches.items() if stage in KINDS[entry["kind"]].stages)
+def load(name: str):
+    """The module `a.b.c`, or the attribute `a.b.c:Name` of it."""
+    module, _, attribute = name.partition(":")
+    loaded = importlib.import_module(module)
+    return getattr(loaded, attribute) if attribute else loaded
+
+
+def modules(kind: str) -> tuple[str, ...]:
+    """The modules a kind's train, reconstruct and sweep jobs run besides the stage's own (its scorer: `scorer`)."""
+    row = KINDS[kind]
+    return tuple(name for name in (row.method, row.objective.partition(":")[0], row.sampling) if name)
+
+
+def approaches_where(approaches: dict[str, dict], *, learned: bool | None = None, reads: str | None = None,
+                     sampled: bool | None = None) -> list[str]:  # fmt: skip
+    """Names of the configured approaches whose kind matches every filter given (None = any).
+
+    `sampled`: the kind has samplers, so it gets an NFE sweep.
+    """
+
+    def keep(kind: Kind) -> bool:
+        return ((learned is None or kind.learned == learned) and (reads is None or kind.reads == reads)
+                and (sampled is None or bool(kind.samplers) == sampled))  # fmt: skip
+
+    return sorted(name for name, entry in approaches.items() if keep(KINDS[entry["kind"]]))

@@ -10,8 +10,12 @@ Layout (all arrays in [0, 1], channels last):
 
 Optional arrays a learned approach adds (`extras`):
 
+    posterior_mean float32 (N, H, W, C)    the model's own estimate of E[x | observed] (x̂0 at the first,
+                                           noisiest sampler step, averaged over the K samples' starts)
     query_samples  float32 (N, K, Nq, C)   samples drawn at the query pixels alone (the trained task)
     mean_2x        float32 (N, 2H, 2W, C)  mean prediction on the grid of twice the resolution
+
+A method returns a `Reconstruction` (samples, extras, attrs); the reconstruct stage writes it.
 """
 
 from __future__ import annotations
@@ -37,7 +41,16 @@ class Samples:
     extras: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-EXTRAS = ("query_samples", "mean_2x")
+EXTRAS = ("posterior_mean", "query_samples", "mean_2x")
+
+
+@dataclass
+class Reconstruction:
+    """What a method's `reconstruct` returns: the arrays and attrs of samples.h5 (but for index and names)."""
+
+    samples: np.ndarray  # (N, K, H, W, C) in [0, 1]
+    attrs: dict  # at least nfe and seconds_per_image
+    extras: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def write_samples(

@@ -10,12 +10,14 @@ noise `SampleNoise([seed_of(seed, n, i) for i in batch])` and the rate
 describe the model after n updates. Everything drawn is a pure function of
 (seed, step, example), so a run killed after a checkpoint and resumed ends with
 exactly the weights of an uninterrupted one (on the same device).
+
+The loss a family returns is per element, with its supervision masks (`objectives.masked`):
+the loop minimises the one masked reduction and logs it per mask (loss_query, loss_full).
 """
 
 from __future__ import annotations
 
 import copy
-import csv
 import functools
 import json
 import math
@@ -29,17 +31,11 @@ from torch import nn
 from torch.utils.data import DataLoader, Sampler
 from tqdm import tqdm
 
+from sparsefield.device import resolve_device
 from sparsefield.io import atomic_path
+from sparsefield.objectives.masked import MaskedLoss, masked_loss
 from sparsefield.rng import SampleNoise, seed_of
-
-LOG_COLUMNS = ["step", "loss", "lr", "grad_norm", "samples_per_s", "seconds"]
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """`auto` → CUDA when present, else CPU; anything else as torch reads it."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+from sparsefield.trainlog import LOG_COLUMNS, CsvLog
 
 
 def lr_at(step: int, *, lr: float, warmup: int, steps: int) -> float:
@@ -96,94 +92,113 @@ def _to_device(batch, device: torch.device):
     return batch.to(device) if hasattr(batch, "to") else batch
 
 
-class _CsvLog:
-    """train_log.csv written row by row; keeps rows up to `keep_through`, grows columns when new keys appear."""
+class _Run:
+    """Model, EMA, optimizer and progress of one training run, with its checkpoint (save / resume)."""
 
-    def __init__(self, path: Path, keep_through: int):
-        self.path, self.file = path, None
-        header, rows = list(LOG_COLUMNS), []
-        if keep_through > 0 and path.exists():
-            header, rows = self._read()
-            rows = [r for r in rows if int(r["step"]) <= keep_through]
-        self._rewrite(header, rows)
+    def __init__(self, model: nn.Module, *, lr: float, weight_decay: float, device: torch.device, path: Path,
+                 settings: dict, steps: int):  # fmt: skip
+        self.model, self.device, self.path, self.settings = model.to(device).train(), device, path, settings
+        self.ema = copy.deepcopy(model).eval().requires_grad_(False)
+        self.optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+        self.step, self.seconds, self.loss, self.consistent = 0, 0.0, float("nan"), True
+        if path.exists():
+            self._resume(steps)
+        self.saved = self.step
 
-    def _read(self) -> tuple[list[str], list[dict]]:
-        with open(self.path, newline="") as f:
-            reader = csv.DictReader(f)
-            rows, last = [], 0
-            for row in reader:  # skip a line cut short by a kill, and any repeated step
-                if None not in row.values() and row["step"].isdigit() and int(row["step"]) > last:
-                    rows.append(row)
-                    last = int(row["step"])
-            return list(reader.fieldnames or LOG_COLUMNS), rows
+    def _resume(self, steps: int) -> None:
+        ckpt = torch.load(self.path, map_location=self.device, weights_only=True)
+        if ckpt["settings"] != self.settings:
+            raise ValueError(f"{self.path} was written with {ckpt['settings']}, this run has {self.settings}; "
+                             "delete it")  # fmt: skip
+        if ckpt["step"] > steps:
+            raise ValueError(f"{self.path} is at step {ckpt['step']}, beyond steps={steps}; delete it")
+        self.model.load_state_dict(ckpt["model"])
+        self.ema.load_state_dict(ckpt["ema"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        torch.set_rng_state(ckpt["rng_cpu"].cpu())
+        if self.device.type == "cuda" and ckpt["rng_cuda"]:
+            torch.cuda.set_rng_state_all([s.cpu() for s in ckpt["rng_cuda"]])
+        self.step, self.seconds, self.loss = ckpt["step"], ckpt["seconds"], ckpt["loss"]
 
-    def _rewrite(self, header: list[str], rows: list[dict]) -> None:
-        if self.file is not None:
-            self.file.close()
-        with atomic_path(self.path) as tmp, open(tmp, "w", newline="") as f:
-            writer = csv.DictWriter(f, header, restval="")
-            writer.writeheader()
-            writer.writerows(rows)
-        self.header = header
-        self.file = open(self.path, "a", newline="")
-        self.writer = csv.DictWriter(self.file, header, restval="")
+    def save(self) -> None:
+        state = dict(step=self.step, seconds=self.seconds, loss=self.loss, settings=self.settings)
+        state.update(model=self.model.state_dict(), ema=self.ema.state_dict(), optimizer=self.optimizer.state_dict())
+        state.update(rng_cpu=torch.get_rng_state())
+        state.update(rng_cuda=torch.cuda.get_rng_state_all() if self.device.type == "cuda" else [])
+        with atomic_path(self.path) as tmp:
+            torch.save(state, tmp)
+        self.saved = self.step
 
-    def write(self, row: dict) -> None:
-        new = [key for key in row if key not in self.header]
-        if new:  # e.g. the first eval: rewrite once with the extra columns, earlier rows left empty there
-            self.file.flush()
-            self._rewrite(self.header + new, self._read()[1])
-        self.writer.writerow(row)
-        self.file.flush()
+    def update(self, loss_fn, batch, noise: SampleNoise, *, rate: float, max_norm: float, ema_decay: float) -> dict:
+        """One AdamW step on `batch` and the EMA update; returns the logged losses and gradient norm.
 
-    def close(self) -> None:
-        self.file.close()
+        Raises FloatingPointError (before the weights change) on a non-finite loss or gradient norm.
+        """
+        for group in self.optimizer.param_groups:
+            group["lr"] = rate
+        self.optimizer.zero_grad(set_to_none=True)
+        with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+            terms = loss_fn(self.model, batch, noise)
+        terms = terms if isinstance(terms, MaskedLoss) else MaskedLoss(terms)
+        value = terms.value.float()
+        loss = masked_loss(value, terms.weight)  # the one reduction: per sample over m, then the batch
+        loss.backward()
+        params = list(self.model.parameters())
+        grad_norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
+        logged = [masked_loss(value.detach(), weight) for weight in terms.logged.values()]
+        numbers = torch.stack([loss.detach(), grad_norm.float(), *logged]).tolist()
+        for name, number in (("loss", numbers[0]), ("gradient norm", numbers[1])):
+            if not math.isfinite(number):
+                kept = f"the last good checkpoint (step {self.saved}) is kept at {self.path}"
+                kept = kept if self.path.exists() else "no checkpoint was written yet"
+                raise FloatingPointError(f"train: {name} is {number} at step {self.step + 1}; {kept}; "
+                                         "lower lr or check the data")  # fmt: skip
+        self.consistent = False  # weights, EMA and step disagree until the end of this block
+        self.optimizer.step()
+        with torch.no_grad():  # e ← d·e + (1 − d)·θ; buffers are copied
+            torch._foreach_lerp_(list(self.ema.parameters()), params, 1.0 - ema_decay)
+            for e, b in zip(self.ema.buffers(), self.model.buffers(), strict=True):
+                e.copy_(b)
+        self.step, self.loss, self.consistent = self.step + 1, numbers[0], True
+        return dict(loss=numbers[0], **dict(zip(terms.logged, numbers[2:], strict=True)), grad_norm=numbers[1])
+
+    def evaluate(self, eval_fn, step: int) -> dict:
+        """eval_fn(ema, step) without gradients and without moving the training RNG."""
+        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []), torch.no_grad():
+            metrics = {key: float(value) for key, value in eval_fn(self.ema, step).items()}
+        if clash := set(metrics) & set(LOG_COLUMNS):
+            raise ValueError(f"train: eval_fn returned reserved column names {sorted(clash)}")
+        return metrics
+
+    def write_model(self, path: Path, config: dict) -> None:
+        state_dict = {key: value.detach().cpu() for key, value in self.ema.state_dict().items()}
+        with atomic_path(path) as tmp:
+            torch.save({"state_dict": state_dict, "config": config}, tmp)
 
 
-def train(
-    *,
-    model: nn.Module,
-    loss_fn,
-    dataset,
-    out_dir: str | os.PathLike,
-    steps: int,
-    batch_size: int,
-    lr: float,
-    weight_decay: float = 0.0,
-    warmup: int = 100,
-    ema_decay: float = 0.999,
-    grad_clip: float = 1.0,
-    checkpoint_every: int = 500,
-    eval_fn=None,
-    eval_every: int = 0,
-    seed: int = 0,
-    device: str = "auto",
-    num_workers: int = 0,
-    progress: bool = True,
-    max_steps_this_run: int | None = None,
-) -> dict:
+def train(*, model: nn.Module, config: dict, loss_fn, dataset, out_dir: str | os.PathLike, steps: int,
+          batch_size: int, lr: float, weight_decay: float = 0.0, warmup: int = 100, ema_decay: float = 0.999,
+          grad_clip: float = 1.0, checkpoint_every: int = 500, eval_fn=None, eval_every: int = 0, seed: int = 0,
+          device: str = "auto", num_workers: int = 0, progress: bool = True,
+          max_steps_this_run: int | None = None) -> dict:  # fmt: skip
     """Train `model` for `steps` updates, resuming from `out_dir/checkpoint.pt` if it exists.
 
     Args:
-        model: the network (seeded and built by the caller); must have `config()` returning
-            its JSON-able constructor kwargs.
-        loss_fn: `loss_fn(model, batch, noise) -> (B, ...)` per-element loss; `noise` is a
-            `SampleNoise` with one stream per example, seeded by (seed, step, index).
+        model: the network (seeded and built by the caller). config: the JSON-able description
+            saved beside its EMA weights in `out_dir/model.pt` once all steps are done.
+        loss_fn: `loss_fn(model, batch, noise) -> MaskedLoss` (or a per-element tensor: all supervised);
+            `noise` is a `SampleNoise` with one stream per example, seeded by (seed, step, index).
         dataset: a map-style Dataset; its attribute `collate` (if any) is the collate function.
-        out_dir: receives train_log.csv, checkpoint.pt and, once all steps are done, model.pt
-            (`{"state_dict": EMA weights, "config": model.config()}`).
         steps, batch_size, lr, weight_decay, warmup: AdamW (decay on every parameter) and its schedule (`lr_at`).
         ema_decay: EMA decay, with the warm-up of `ema_decay_at`.
         grad_clip: max global gradient norm (<= 0: no clipping, the norm is still logged).
         checkpoint_every: a checkpoint every this many updates (0: none), and on exit.
-        eval_fn: `eval_fn(ema_model, step) -> dict of floats`, run every `eval_every` updates
-            and after the last one; its keys become extra columns of train_log.csv.
-        seed: seeds the batch order and the per-example noise.
-        device: "auto" (CUDA when present), "cpu", "cuda", ...
+        eval_fn: `eval_fn(ema_model, step) -> dict of floats`, run without gradients every `eval_every`
+            updates and after the last one; its keys become extra columns of train_log.csv.
+        seed: seeds the batch order and the per-example noise. device: "auto" (CUDA when present), "cpu", ...
         num_workers: DataLoader worker processes (pinned memory on CUDA).
         progress: show a tqdm bar (only when stderr is a terminal).
-        max_steps_this_run: stop (with a checkpoint) after this many updates in this call —
-            for tests and time-boxed jobs; the next call resumes.
+        max_steps_this_run: stop (with a checkpoint) after this many updates in this call; the next resumes.
 
     Returns:
         dict: steps (done so far), finished, resumed_from, seconds (training wall time, eval
@@ -192,132 +207,60 @@ def train(
     Raises:
         FloatingPointError: a non-finite loss or gradient norm; the last checkpoint is kept.
     """
-    config = model.config()  # fail before training if the model cannot be saved
-    json.dumps(config)
-    device = resolve_device(device)
-    out_dir = Path(out_dir)
+    json.dumps(config)  # fail before training if the model cannot be described
+    device, out_dir = resolve_device(device), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    ckpt_path = out_dir / "checkpoint.pt"
     settings = dict(seed=seed, batch_size=batch_size, n_items=len(dataset))
-
-    model.to(device).train()
-    ema = copy.deepcopy(model).eval().requires_grad_(False)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    done, seconds, last_loss = 0, 0.0, float("nan")
-    if ckpt_path.exists():
-        ckpt = torch.load(ckpt_path, map_location=device, weights_only=True)
-        if ckpt["settings"] != settings:
-            raise ValueError(f"{ckpt_path} was written with {ckpt['settings']}, this run has {settings}; delete it")
-        if ckpt["step"] > steps:
-            raise ValueError(f"{ckpt_path} is at step {ckpt['step']}, beyond steps={steps}; delete it")
-        model.load_state_dict(ckpt["model"])
-        ema.load_state_dict(ckpt["ema"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        torch.set_rng_state(ckpt["rng_cpu"].cpu())
-        if device.type == "cuda" and ckpt["rng_cuda"]:
-            torch.cuda.set_rng_state_all([s.cpu() for s in ckpt["rng_cuda"]])
-        done, seconds, last_loss = ckpt["step"], ckpt["seconds"], ckpt["loss"]
-    start, saved, seconds_before, examples = done, done, seconds, 0
+    run = _Run(model, lr=lr, weight_decay=weight_decay, device=device, path=out_dir / "checkpoint.pt",
+               settings=settings, steps=steps)  # fmt: skip
+    start, seconds_before = run.step, run.seconds
     stop = steps if max_steps_this_run is None else min(steps, start + max_steps_this_run)
-
-    def save_checkpoint() -> None:
-        state = dict(step=done, seconds=seconds, loss=last_loss, settings=settings)
-        state.update(model=model.state_dict(), ema=ema.state_dict(), optimizer=optimizer.state_dict())
-        state.update(rng_cpu=torch.get_rng_state())
-        state.update(rng_cuda=torch.cuda.get_rng_state_all() if device.type == "cuda" else [])
-        with atomic_path(ckpt_path) as tmp:
-            torch.save(state, tmp)
-
-    def evaluate(step: int) -> tuple[dict, float]:
-        begin = time.perf_counter()
-        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):  # eval never moves training RNG
-            metrics = {key: float(value) for key, value in eval_fn(ema, step).items()}
-        if clash := set(metrics) & set(LOG_COLUMNS):
-            raise ValueError(f"train: eval_fn returned reserved column names {sorted(clash)}")
-        return metrics, time.perf_counter() - begin
-
-    loader = DataLoader(
-        dataset,
-        batch_sampler=_StepBatches(len(dataset), batch_size, seed, done + 1, stop),
-        collate_fn=getattr(dataset, "collate", None),
-        num_workers=num_workers,
-        pin_memory=device.type == "cuda",
-        generator=torch.Generator().manual_seed(seed_of(seed, done)),  # keeps the global RNG untouched
-    )
-    log = _CsvLog(out_dir / "train_log.csv", keep_through=done)
-    bar = tqdm(total=steps, initial=done, disable=not (progress and sys.stderr.isatty()), desc="train")
-    params = list(model.parameters())
-    ema_params = list(ema.parameters())
+    loader = DataLoader(dataset, batch_sampler=_StepBatches(len(dataset), batch_size, seed, start + 1, stop),
+                        collate_fn=getattr(dataset, "collate", None), num_workers=num_workers,
+                        pin_memory=device.type == "cuda",
+                        generator=torch.Generator().manual_seed(seed_of(seed, start)))  # fmt: skip
+    log = CsvLog(out_dir / "train_log.csv", keep_through=start)
+    bar = tqdm(total=steps, initial=start, disable=not (progress and sys.stderr.isatty()), desc="train")
     max_norm = grad_clip if grad_clip > 0 else math.inf
-    eval_seconds, consistent, failed, logged = 0.0, True, False, done
-    t_prev = time.perf_counter()
+    eval_seconds, examples, t_prev, logged, failed = 0.0, 0, time.perf_counter(), start, False
     try:
-        for n, batch in zip(range(done + 1, stop + 1), loader, strict=True):
-            batch = _to_device(batch, device)
+        for n, batch in zip(range(start + 1, stop + 1), loader, strict=True):
             indices = batch_indices(len(dataset), batch_size, seed, step=n)  # the loader's batch, recomputed
             noise = SampleNoise([seed_of(seed, n, i) for i in indices], device)
             rate = lr_at(n, lr=lr, warmup=warmup, steps=steps)
-            for group in optimizer.param_groups:
-                group["lr"] = rate
-            optimizer.zero_grad(set_to_none=True)
-            with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-                loss = loss_fn(model, batch, noise).float().mean()  # the one reduction: mean over every element
-            loss.backward()
-            grad_norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
-            loss_value, norm_value = torch.stack([loss.detach(), grad_norm.float()]).tolist()
-            if not (math.isfinite(loss_value) and math.isfinite(norm_value)):
+            try:
+                row = run.update(loss_fn, _to_device(batch, device), noise, rate=rate, max_norm=max_norm,
+                                 ema_decay=ema_decay_at(n, ema_decay))  # fmt: skip
+            except FloatingPointError:
                 failed = True  # never write a checkpoint after this
-                what, value = ("loss", loss_value) if not math.isfinite(loss_value) else ("gradient norm", norm_value)
-                kept = f"the last good checkpoint (step {saved}) is kept at {ckpt_path}"
-                if not ckpt_path.exists():
-                    kept = "no checkpoint was written yet"
-                raise FloatingPointError(f"train: {what} is {value} at step {n}; {kept}; lower lr or check the data")
-            consistent = False
-            optimizer.step()
-            with torch.no_grad():  # e ← d·e + (1 − d)·θ; buffers are copied
-                torch._foreach_lerp_(ema_params, params, 1.0 - ema_decay_at(n, ema_decay))
-                for e, b in zip(ema.buffers(), model.buffers(), strict=True):
-                    e.copy_(b)
-            done, last_loss, consistent = n, loss_value, True
-
+                raise
             now = time.perf_counter()  # the whole step: data, compute, the previous row's log and checkpoint
-            seconds += now - t_prev
+            run.seconds += now - t_prev
             examples += len(indices)
-            row = dict(step=n, loss=loss_value, lr=rate, grad_norm=norm_value)
-            row.update(samples_per_s=len(indices) / (now - t_prev), seconds=seconds)
+            row = dict(step=n, **row, lr=rate, samples_per_s=len(indices) / (now - t_prev), seconds=run.seconds)
             t_prev = now
             if eval_fn is not None and ((eval_every > 0 and n % eval_every == 0) or n == steps):
-                metrics, spent = evaluate(n)
-                row.update(metrics)
-                eval_seconds += spent
-                t_prev += spent
+                begin = time.perf_counter()
+                row.update(run.evaluate(eval_fn, n))
+                spent = time.perf_counter() - begin
+                eval_seconds, t_prev = eval_seconds + spent, t_prev + spent
             log.write(row)
             logged = n
             bar.update(1)
-            bar.set_postfix(loss=f"{loss_value:.4g}", lr=f"{rate:.2g}", refresh=False)
+            bar.set_postfix(loss=f"{row['loss']:.4g}", lr=f"{rate:.2g}", refresh=False)
             if checkpoint_every > 0 and n % checkpoint_every == 0:
-                save_checkpoint()
-                saved = n
+                run.save()
     except BaseException:
-        if consistent and not failed and logged == done > saved:  # Ctrl-C, an error in a loss, ...: keep progress
-            save_checkpoint()
+        if run.consistent and not failed and logged == run.step > run.saved:  # Ctrl-C, an error in a loss, ...
+            run.save()
         raise
     finally:
         bar.close()
         log.close()
-    if done > saved:
-        save_checkpoint()
-    if done == steps:
-        state_dict = {key: value.detach().cpu() for key, value in ema.state_dict().items()}
-        with atomic_path(out_dir / "model.pt") as tmp:
-            torch.save({"state_dict": state_dict, "config": config}, tmp)
-    return dict(
-        steps=done,
-        finished=done == steps,
-        resumed_from=start,
-        seconds=seconds,
-        eval_seconds=eval_seconds,
-        samples_per_s=examples / (seconds - seconds_before) if examples else float("nan"),
-        loss=last_loss,
-        params=sum(p.numel() for p in params),
-    )
+    if run.step > run.saved:
+        run.save()
+    if run.step == steps:
+        run.write_model(out_dir / "model.pt", config)
+    return dict(steps=run.step, finished=run.step == steps, resumed_from=start, seconds=run.seconds,
+                eval_seconds=eval_seconds, loss=run.loss, params=sum(p.numel() for p in model.parameters()),
+                samples_per_s=examples / (run.seconds - seconds_before) if examples else float("nan"))  # fmt: skip

@@ -1,5 +1,6 @@
 """The real Snakemake DAG on tiny data (tests/workflow/config.yaml), in a copy of the repo."""
 
+import contextlib
 import json
 import shutil
 import subprocess
@@ -7,6 +8,7 @@ import sys
 
 import pandas as pd
 import pytest
+import yaml
 
 LOWLIGHT = {"amplify", "amplify_denoise"}
 COPIED = ["Snakefile", "workflow", "scripts", "envs", "config", "profiles", "src", "tests/workflow/config.yaml"]
@@ -35,6 +37,20 @@ def job_counts(plan):
     return {rule: int(count) for rule, count in rows}
 
 
+@contextlib.contextmanager
+def edited(path, edit):
+    """`path` rewritten by `edit(text)` for the duration of the block, then restored byte for byte."""
+    original = path.read_bytes() if path.exists() else None
+    try:
+        path.write_text(edit(original.decode() if original is not None else ""))
+        yield path
+    finally:
+        if original is None:
+            path.unlink()
+        else:
+            path.write_bytes(original)
+
+
 def copy_repo(root, work):
     for name in COPIED:
         source, target = root / name, work / name
@@ -59,7 +75,7 @@ def built(workdir):
 
 def test_single_target_builds_only_its_ancestors(workdir):
     plan = snakemake(workdir, "results/linear/metrics.csv", "-n")
-    assert job_counts(plan) == {"images": 1, "masks": 1, "baseline": 1, "evaluate": 1}
+    assert job_counts(plan) == {"images": 1, "masks": 1, "reconstruct": 1, "evaluate": 1}
 
 
 def test_dag_runs_and_scores(built):
@@ -87,11 +103,19 @@ def test_learned_approach_end_to_end(built):
     rows = pd.read_csv(built / "results/flow_tiny/metrics.csv").set_index(["metric", "region", "estimator"])["value"]
     assert rows[("n_samples", "-", "-")] == 2 and rows[("nfe", "-", "-")] == 3  # Heun, 2 steps
     assert rows[("params", "-", "-")] > 0 and rows[("train_seconds", "-", "-")] > 0
-    for key in [("psnr", "missing", "sample"), ("crps", "missing", "samples"), ("psnr", "query_alone", "mean"),
-                ("psnr", "full_2x", "mean"), ("psnr", "full_2x", "bicubic")]:  # fmt: skip
+    for key in [
+        ("psnr", "missing", "sample"),
+        ("crps", "missing", "samples"),
+        ("psnr", "query_alone", "mean"),
+        ("psnr", "full_2x", "mean"),
+        ("psnr", "full_2x", "bicubic"),
+        ("psnr", "missing", "posterior_mean"),
+    ]:
         assert 5 < rows[key] < 60 if key[0] == "psnr" else 0 <= rows[key] < 1, key
     log = pd.read_csv(built / "results/flow_tiny/train_log.csv")
     assert log.step.tolist() == list(range(1, 7)) and log.test_psnr_missing.notna().sum() == 2
+    assert log.loss_query.notna().all() and (log.loss_query == log.loss).all()  # every output is a query pixel
+    assert (built / "results/flow_tiny/nfe_sweep.csv").exists()  # the sweep is a job of its own
     sweep = pd.read_csv(built / "results/nfe_sweep.csv")
     assert set(sweep.sampler) == {"euler", "heun"} and (sweep.approach == "flow_tiny").all()
     assert not list((built / "results/flow_tiny").glob("run-*"))  # checkpoints removed after success
@@ -139,20 +163,63 @@ def test_up_to_date_tree_has_nothing_to_do(built):
 
 
 def test_code_edit_reruns_exactly_the_affected_jobs(built):
-    with open(built / "src/sparsefield/baselines.py", "a") as f:
-        f.write("\n# an edit that changes the fingerprint\n")
-    assert job_counts(snakemake(built, "-n")) == {"baseline": 4, "evaluate": 4, "compare": 1, "all": 1}
+    code = "\nLIMIT = 1  # an edit that changes the code\n"
+    with edited(built / "src/sparsefield/baselines/interpolation.py", lambda text: text + code):
+        plan = job_counts(snakemake(built, "-n"))
+    assert plan == {"reconstruct": 4, "evaluate": 4, "compare": 1, "all": 1}  # the classical approaches on images
 
 
 def test_lowlight_code_edit_reruns_only_the_lowlight_jobs(built):
-    target = built / "src/sparsefield/lowlight.py"
-    original = target.read_text()
-    target.write_text(original + "\n# an edit that changes the fingerprint\n")
-    try:
-        plan = job_counts(snakemake(built, "-n", "results/amplify/metrics.csv", "results/amplify_denoise/metrics.csv"))
-    finally:
-        target.write_text(original)
-    assert plan == {"lowlight": 2, "evaluate_lowlight": 2}  # not the raw set, its tiles or anything else
+    code = "\nLIMIT = 1  # an edit that changes the code\n"
+    targets = ("results/amplify/metrics.csv", "results/amplify_denoise/metrics.csv")
+    with edited(built / "src/sparsefield/baselines/lowlight.py", lambda text: text + code):
+        plan = job_counts(snakemake(built, "-n", *targets))
+    assert plan == {"reconstruct": 2, "evaluate": 2}  # not the raw set, its tiles or anything else
+
+
+def test_docstring_and_comment_edits_plan_nothing(built):
+    """Fingerprints hash the code without docstrings or comments: explaining the code reruns nothing."""
+    field = built / "src/sparsefield/methods/field.py"
+    sampler = built / "src/sparsefield/sampling/flow.py"
+    with edited(field, lambda text: text.replace('"""Family `field`', '"""(A docstring edit.) Family `field`', 1)), \
+            edited(sampler, lambda text: text + "\n# a comment\n"):  # fmt: skip
+        assert "Nothing to be done" in snakemake(built, "-n")
+
+
+def test_new_objective_module_and_kind_plan_nothing(built):
+    """A new family's files and its registry row leave every existing job's fingerprint alone."""
+    objective = built / "src/sparsefield/objectives/blur.py"
+    row = '    "blur": Kind("images", _FIELD, _MASKS, "a new kind", objective="sparsefield.objectives.blur:B"),\n'
+
+    def add_row(text):
+        return text.replace('    "amplify":', row + '    "amplify":', 1)
+
+    with edited(objective, lambda _: '"""A new objective."""\n\n\nclass B:\n    pass\n'):
+        with edited(built / "src/sparsefield/registry.py", add_row):
+            assert "Nothing to be done" in snakemake(built, "-n")
+
+
+def test_sampling_edit_plans_no_training(built, tmp_path):
+    """Only the reconstruct rule and the sweep see `params.sample`: editing it never retrains."""
+    config = yaml.safe_load((built / "tests/workflow/config.yaml").read_text())
+    config["approaches"]["flow_tiny"]["params"]["sample"]["steps"] = 3
+    edited_config = tmp_path / "sample.yaml"
+    edited_config.write_text(yaml.safe_dump(config))
+    cmd = [sys.executable, "-m", "snakemake", "-n", "--configfile", str(edited_config), "--replace-workflow-config"]
+    run = subprocess.run(cmd, cwd=built, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert job_counts(run.stdout + run.stderr) == {"reconstruct": 1, "sweep": 1, "evaluate": 1, "compare": 1, "all": 1}
+
+
+def test_reordered_config_plans_nothing(built, tmp_path):
+    """The same settings with their keys in another order (a config re-dumped sorted) are the same settings."""
+    config = yaml.safe_load((built / "tests/workflow/config.yaml").read_text())
+    reordered = tmp_path / "sorted.yaml"
+    reordered.write_text(yaml.safe_dump(config, sort_keys=True))
+    assert reordered.read_text() != (built / "tests/workflow/config.yaml").read_text()
+    cmd = [sys.executable, "-m", "snakemake", "-n", "--configfile", str(reordered), "--replace-workflow-config"]
+    run = subprocess.run(cmd, cwd=built, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0 and "Nothing to be done" in run.stdout + run.stderr, run.stdout + run.stderr
 
 
 def test_corrupt_raw_file_fails_its_job_only(built, tmp_path, request):

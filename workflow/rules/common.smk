@@ -1,28 +1,39 @@
 # Config validation, code fingerprints and input functions shared by every stage.
+# Rules dispatch on what a kind reads and whether it is learned (sparsefield.registry), never on its family.
 import re
 import sys
 from pathlib import Path
 
-# The package is imported from this checkout's src/ (here and in every script), so
-# the workflow runs the code it fingerprints, installed or not, in any conda env.
+# The package is imported from this checkout's src/ (here and in every script), so the workflow
+# runs the code it fingerprints, installed or not, in any conda env.
 SRC = Path(workflow.basedir) / "src"
 sys.path.insert(0, str(SRC))
 
-from sparsefield.config import validate_config
+from sparsefield.config import approach_params, needs_gpu, validate_config
 from sparsefield.data.sid import SPLITS as SID_SPLITS, captures, read_lists
 from sparsefield.data.synth_raw import CAMERA as BUILTIN_CAMERA, builtin_pairs
-from sparsefield.fingerprint import source_fingerprint
-from sparsefield.registry import approaches_in_stage
+from sparsefield.fingerprint import kind_fingerprint, source_fingerprint
+from sparsefield.params import canonical
+from sparsefield.registry import KINDS, approaches_where
 
 validate_config(config, Path(workflow.current_basedir) / "../schemas/config.schema.yaml")
 
 APPROACHES = config["approaches"]
-BASELINES = approaches_in_stage(APPROACHES, "baseline")
-LEARNED = approaches_in_stage(APPROACHES, "train")
-LOWLIGHT = approaches_in_stage(APPROACHES, "lowlight")  # scored on a raw set, not on masks
-MASKED = [name for name in sorted(APPROACHES) if name not in LOWLIGHT]
+SETTINGS = {name: canonical(params) for name, params in approach_params(config).items()}  # sorted keys
+LEARNED = approaches_where(APPROACHES, learned=True)
+SWEPT = approaches_where(APPROACHES, learned=True, sampled=True)  # their NFE sweep is a rule of its own
+ON_IMAGES = approaches_where(APPROACHES, reads="images")  # scored on a dataset's fixed masks
+ON_TILES = approaches_where(APPROACHES, reads="tiles")  # scored on a raw set's test pairs
 RAWSETS = config["rawsets"]
 BUILTIN_RAWSETS = sorted(name for name, entry in RAWSETS.items() if entry["kind"] == "builtin")
+THREADS = config["threads"]
+GPU = needs_gpu(config["device"])  # 0 on a CPU device: CPU trainings then run side by side
+
+if GPU and LEARNED and workflow.local_exec and "gpu" not in workflow.resource_settings.resources:
+    logger.warning(
+        f"device {config['device']} needs a GPU, and no --resources gpu=N caps the GPU jobs: every learned job "
+        "may start at once on one GPU; run with --resources gpu=1 (one GPU)"
+    )
 
 
 wildcard_constraints:
@@ -31,14 +42,55 @@ wildcard_constraints:
     capture=r"\d+_\d+_\d+(?:\.\d+)?s",  # SID's file stems: {scene}_{shot}_{exposure}s
 
 
+# Cheap rules run on the submitting machine, never as cluster jobs.
+localrules:
+    all,
+    images,
+    masks,
+    rawset,
+    tiles,
+    compare,
+
+
 def code(*modules):
     """Fingerprint of the package modules a rule runs (reruns the rule on a code edit)."""
     return source_fingerprint(SRC / "sparsefield", *modules)
 
 
+_KIND_CODE = {}
+
+
+def kind_code(stage, approach, scorer=False):
+    """Fingerprint of what `stage` runs for `approach`: the stage and its kind's own modules."""
+    key = (stage, APPROACHES[approach]["kind"], scorer)
+    if key not in _KIND_CODE:
+        _KIND_CODE[key] = kind_fingerprint(SRC / "sparsefield", f"sparsefield.stages.{stage}", key[1], scorer=scorer)
+    return _KIND_CODE[key]
+
+
+def train_code(wildcards):
+    return kind_code("train", wildcards.approach)
+
+
+def reconstruct_code(wildcards):
+    return kind_code("reconstruct", wildcards.approach)
+
+
+def sweep_code(wildcards):
+    return kind_code("sweep", wildcards.approach)
+
+
+def evaluate_code(wildcards):
+    return kind_code("evaluate", wildcards.approach, scorer=True)
+
+
 def one_of(names):
     """Regex matching exactly the given names (for wildcard_constraints)."""
     return "|".join(map(re.escape, names)) if names else "(?!)"
+
+
+def kind_of(wildcards):
+    return APPROACHES[wildcards.approach]["kind"]
 
 
 def data_file(dataset):
@@ -49,36 +101,59 @@ def masks_file(dataset, scheme):
     return f"results/masks/{dataset}/{scheme}.h5"
 
 
-def approach_files(name):
-    """Images and fixed masks the approach `name` is trained and scored on."""
+def reads_files(name):
+    """The files approach `name` reads, named as sparsefield.stages.data expects them."""
     entry = APPROACHES[name]
+    if KINDS[entry["kind"]].reads == "tiles":
+        return {"metadata": f"results/tiles/{entry['rawset']}/metadata.json"}
     return {"data": data_file(entry["dataset"]), "masks": masks_file(entry["dataset"], entry["scheme"])}
 
 
-def approach_data(wildcards):
-    return approach_files(wildcards.approach)
+def approach_inputs(wildcards):
+    return reads_files(wildcards.approach)
 
 
-def approach_entry(wildcards):
-    return APPROACHES[wildcards.approach]
+def reconstruct_inputs(wildcards):
+    """What the approach reads, and its trained model (and training log) when learned."""
+    files = reads_files(wildcards.approach)
+    if KINDS[kind_of(wildcards)].learned:
+        files.update(model=f"results/{wildcards.approach}/model.pt", train_log=f"results/{wildcards.approach}/train_log.csv")
+    return files
+
+
+def approach_settings(wildcards):
+    """The approach's params bound to its family's Params, defaults filled, keys sorted."""
+    return SETTINGS[wildcards.approach]
+
+
+def train_settings(wildcards):
+    """What training reads: the params without the sampling section (a sampling edit never retrains)."""
+    return {key: value for key, value in SETTINGS[wildcards.approach].items() if key != "sample"}
+
+
+def approach_names(wildcards):
+    """The dataset and scheme columns of the approach's results (a raw set and "lowlight" for tiles)."""
+    entry = APPROACHES[wildcards.approach]
+    if KINDS[entry["kind"]].reads == "tiles":
+        return {"dataset": entry["rawset"], "scheme": "lowlight"}
+    return {"dataset": entry["dataset"], "scheme": entry["scheme"]}
+
+
+def approach_gpu(wildcards):
+    """The gpu resource of the approach's jobs: the device's, for a learned approach; 0 otherwise."""
+    return GPU if KINDS[kind_of(wildcards)].learned else 0
+
+
+def all_approaches(pattern, names):
+    return [pattern.format(approach=name) for name in names]
 
 
 def dataset_entry(wildcards):
-    return config["datasets"][wildcards.dataset]
+    return canonical(config["datasets"][wildcards.dataset])
 
 
 def scheme_entry(wildcards):
-    return config["schemes"][wildcards.scheme]
-
-
-def all_approaches(pattern):
-    """`pattern` (e.g. results/{approach}/metrics.csv) for every approach scored on masks."""
-    return [pattern.format(approach=name) for name in MASKED]
-
-
-def all_approach_data(kind):
-    """Each approach's data or masks file, aligned with all_approaches()."""
-    return [approach_files(name)[kind] for name in MASKED]
+    return canonical(config["schemes"][wildcards.scheme])
 
 
 # --- raw sets ----------------------------------------------------------------------------------
@@ -110,7 +185,7 @@ def rawset_captures(name):
 
 
 def rawset_entry(wildcards):
-    return RAWSETS[wildcards.rawset]
+    return canonical(RAWSETS[wildcards.rawset])
 
 
 def rawset_layout(wildcards):
@@ -143,7 +218,3 @@ def rawset_tiles(wildcards):
     """Every capture's tiles (.pt) and tile list (.json) of raw set {rawset}."""
     stems = [f"results/tiles/{wildcards.rawset}/{capture}" for capture in rawset_captures(wildcards.rawset)]
     return {"tiles": [f"{stem}.pt" for stem in stems], "meta": [f"{stem}.json" for stem in stems]}
-
-
-def lowlight_metadata(wildcards):
-    return f"results/tiles/{APPROACHES[wildcards.approach]['rawset']}/metadata.json"

@@ -1,14 +1,15 @@
-# Score every approach on its fixed masks, then compare them all.
+# Score every approach with its kind's scorer, then compare them all.
 rule evaluate:
     input:
-        unpack(approach_data),
+        unpack(approach_inputs),
         samples="results/{approach}/samples.h5",
     output:
         "results/{approach}/metrics.csv",
     wildcard_constraints:
-        approach=one_of(MASKED),
+        approach=one_of(APPROACHES),
     params:
-        code=code("sparsefield.evaluate"),
+        kind=kind_of,
+        code=evaluate_code,
     log:
         "results/logs/evaluate/{approach}.log",
     conda:
@@ -19,15 +20,15 @@ rule evaluate:
 
 rule compare:
     input:
-        metrics=all_approaches("results/{approach}/metrics.csv"),
-        samples=all_approaches("results/{approach}/samples.h5"),
-        data=all_approach_data("data"),
-        masks=all_approach_data("masks"),
-        train_logs=expand("results/{approach}/train_log.csv", approach=LEARNED),
-        sweeps=expand("results/{approach}/nfe_sweep.csv", approach=LEARNED),
-        lowlight=expand("results/{approach}/metrics.csv", approach=LOWLIGHT),
-        lowlight_samples=expand("results/{approach}/samples.h5", approach=LOWLIGHT),
-        lowlight_tiles=[f"results/tiles/{APPROACHES[name]['rawset']}/metadata.json" for name in LOWLIGHT],
+        metrics=all_approaches("results/{approach}/metrics.csv", ON_IMAGES),
+        samples=all_approaches("results/{approach}/samples.h5", ON_IMAGES),
+        data=[reads_files(name)["data"] for name in ON_IMAGES],
+        masks=[reads_files(name)["masks"] for name in ON_IMAGES],
+        train_logs=all_approaches("results/{approach}/train_log.csv", LEARNED),
+        sweeps=all_approaches("results/{approach}/nfe_sweep.csv", SWEPT),
+        lowlight=all_approaches("results/{approach}/metrics.csv", ON_TILES),
+        lowlight_samples=all_approaches("results/{approach}/samples.h5", ON_TILES),
+        lowlight_tiles=[reads_files(name)["metadata"] for name in ON_TILES],
     output:
         csv=report(
             "results/comparison.csv",
@@ -44,7 +45,7 @@ rule compare:
         ),
     params:
         images=config["figures"]["images"],
-        code=code("sparsefield.report"),
+        code=code("sparsefield.stages.compare"),
     log:
         "results/logs/compare.log",
     conda:

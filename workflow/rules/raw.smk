@@ -1,4 +1,4 @@
-# Raw captures -> demosaiced tiles (one job per capture) -> the low-light baselines scored on them.
+# Raw captures -> demosaiced tiles (one job per capture; the SLURM profile groups them into few jobs).
 rule rawset:
     output:
         lists=expand("results/raw/{{rawset}}/{camera}_{split}_list.txt", camera=BUILTIN_CAMERA, split=SID_SPLITS),
@@ -52,41 +52,3 @@ rule tiles:
         "../../envs/sparsefield.yaml"
     script:
         "../../scripts/tiles.py"
-
-
-rule lowlight:
-    input:
-        metadata=lowlight_metadata,
-    output:
-        "results/{approach}/samples.h5",
-    wildcard_constraints:
-        approach=one_of(LOWLIGHT),
-    params:
-        entry=approach_entry,
-        code=code("sparsefield.lowlight"),
-    log:
-        "results/logs/lowlight/{approach}.log",
-    benchmark:
-        "results/benchmarks/lowlight/{approach}.tsv"
-    conda:
-        "../../envs/sparsefield.yaml"
-    script:
-        "../../scripts/lowlight.py"
-
-
-rule evaluate_lowlight:
-    input:
-        metadata=lowlight_metadata,
-        samples="results/{approach}/samples.h5",
-    output:
-        "results/{approach}/metrics.csv",
-    wildcard_constraints:
-        approach=one_of(LOWLIGHT),
-    params:
-        code=code("sparsefield.lowlight"),
-    log:
-        "results/logs/evaluate_lowlight/{approach}.log",
-    conda:
-        "../../envs/sparsefield.yaml"
-    script:
-        "../../scripts/evaluate_lowlight.py"

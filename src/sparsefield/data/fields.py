@@ -97,3 +97,14 @@ class FieldDataset(torch.utils.data.Dataset):
     @staticmethod
     def collate(batch: FieldBatch) -> FieldBatch:
         return batch  # __getitems__ already returns the whole batch
+
+
+def fill_unobserved(images, missing: torch.Tensor, values):
+    """Full grids (N, K, H, W, C) in [0, 1]: the observed pixels of uint8 `images` (N, H, W, C), and
+    `values` (N, K, Nm, C) in [0, 1] at the flat `missing` indices (N, Nm)."""
+    n, height, width, channels = images.shape
+    values = torch.as_tensor(values, dtype=torch.float32)
+    k = values.shape[1]
+    grid = torch.as_tensor(images, dtype=torch.float32).div(255).reshape(n, 1, -1, channels).repeat(1, k, 1, 1)
+    grid.scatter_(2, missing[:, None, :, None].expand(-1, k, -1, channels), values)
+    return grid.view(n, k, height, width, channels).numpy()

@@ -80,6 +80,7 @@ def builtin_images(
     test_fraction: float = 0.3,
     min_std: float = DEFAULT_MIN_STD,
     seed: int = 0,
+    where: str = "builtin",
 ) -> ImageSet:
     """Natural-image patches cut from disjoint regions of scikit-image's photographs.
 
@@ -90,6 +91,7 @@ def builtin_images(
         test_fraction: share of every photograph (a band along its longer side) that is test.
         min_std: windows whose grayscale std ([0, 1] scale) is below this are rejected.
         seed: seed of the window sampling.
+        where: what the error messages call this set (`build_images` passes the dataset name).
 
     Returns:
         ImageSet with train (n_train, size, size, 3), test (n_test, size, size, 3) and
@@ -97,7 +99,8 @@ def builtin_images(
     """
     return _patch_set(
         builtin_photos(), "builtin", n_train=n_train, n_test=n_test, size=size, factors=factors,
-        test_fraction=test_fraction, min_std=min_std, seed=seed,
+        test_fraction=test_fraction, min_std=min_std, seed=seed, where=where,
+        fix="lower size or factors, or use source: imagefolder with larger photographs",
     )  # fmt: skip
 
 
@@ -184,6 +187,7 @@ def imagefolder_images(
     seed: int = 0,
     factors: tuple[int, ...] = DEFAULT_FACTORS,
     min_std: float = DEFAULT_MIN_STD,
+    where: str | None = None,
 ) -> ImageSet:
     """Images from any folder of PNG/JPEG/TIFF files (see `read_rgb` for colour handling).
 
@@ -196,6 +200,7 @@ def imagefolder_images(
         test_fraction: share of every file ('patches') or of the files ('resize') that is test.
         seed: seed of the window sampling ('patches') or of the file permutation ('resize').
         factors, min_std: as in `builtin_images` ('patches' only).
+        where: what the error messages call this set; "imagefolder {path}" when None.
 
     Returns:
         ImageSet of uint8 (n, size, size, 3); test_2x (n_test, 2*size, 2*size, 3) in 'patches' mode.
@@ -208,7 +213,8 @@ def imagefolder_images(
     if mode == "patches":
         return _patch_set(
             photos, "imagefolder", n_train=n_train, n_test=n_test, size=size, factors=factors,
-            test_fraction=test_fraction, min_std=min_std, seed=seed,
+            test_fraction=test_fraction, min_std=min_std, seed=seed, where=where or f"imagefolder {path}",
+            fix="lower size or factors, use mode: resize, or add larger images to the folder",
         )  # fmt: skip
     if len(photos) < 2:
         raise ValueError(f"imagefolder: mode 'resize' needs at least 2 files in {path}, found {len(photos)}")
@@ -270,18 +276,31 @@ def has_split(path: str | os.PathLike, split: str) -> bool:
 SOURCES = {"builtin": builtin_images, "cifar10": cifar10_images, "imagefolder": imagefolder_images}
 
 
+def _bind(make, source: str, params: dict) -> dict:
+    """`params` bound to `make`'s signature with its defaults; `where` is not a parameter (not recorded)."""
+    signature = inspect.signature(make)
+    public = signature.replace(parameters=[p for p in signature.parameters.values() if p.name != "where"])
+    try:
+        bound = public.bind(**params)
+    except TypeError as err:
+        raise TypeError(f"images: source {source!r}: {err}") from None
+    bound.apply_defaults()
+    return dict(bound.arguments)
+
+
 def build_images(out_path: str | os.PathLike, *, source: str, **params) -> None:
     """Build the images file `out_path` from `source` ('builtin', 'cifar10' or 'imagefolder').
 
     `params` are the keyword arguments of that source's function; all of them, defaults
-    included, are recorded as attributes of the file.
+    included, are recorded as attributes of the file. Errors name the dataset (the file's stem,
+    `results/data/{dataset}.h5`) and, for an image folder, the folder.
     """
     if source not in SOURCES:
         raise ValueError(f"images: unknown source {source!r}; choose one of {sorted(SOURCES)}")
     make = SOURCES[source]
-    try:
-        bound = inspect.signature(make).bind(**params)
-    except TypeError as err:
-        raise TypeError(f"images: source {source!r}: {err}") from None
-    bound.apply_defaults()
-    write_images(out_path, make(**bound.arguments), **bound.arguments)
+    arguments = _bind(make, source, params)
+    extra = {}
+    if "where" in inspect.signature(make).parameters:
+        folder = f" {arguments['path']}" if "path" in arguments else ""
+        extra["where"] = f"dataset {Path(out_path).stem!r} ({source}{folder})"
+    write_images(out_path, make(**arguments, **extra), **arguments)

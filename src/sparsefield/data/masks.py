@@ -181,3 +181,9 @@ def context_image(images: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
     """Images (B, C, H, W) with only the pixels at `indices` (B, K) kept, zeros elsewhere."""
     batch, channels, height, width = images.shape
     return images * dense_masks(indices, height, width).to(images.dtype)
+
+
+def unobserved(context: torch.Tensor, n_pixels: int) -> torch.Tensor:
+    """Flat indices (B, n_pixels − Ni) of the pixels not in `context` (B, Ni), sorted (from `dense_masks`)."""
+    observed = dense_masks(torch.as_tensor(context), 1, n_pixels).view(len(context), -1)
+    return torch.nonzero(~observed)[:, 1].view(len(context), -1)

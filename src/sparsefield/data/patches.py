@@ -129,6 +129,53 @@ def _share(n: int, capacity: np.ndarray) -> np.ndarray:
     return counts
 
 
+def _draw(split: str, n: int, corners: dict, capacity: np.ndarray, levels: dict, size: int, with_2x: bool,
+          rng: np.random.Generator) -> dict:  # fmt: skip
+    """Draw `n` of the split's valid windows (module docstring: Sampling), shuffled.
+
+    Returns:
+        {split: uint8 (n, size, size, C), split_footprints: int64 (n, 4)} and, for test with
+        even factors, test_2x.
+    """
+    images, images_2x, rows = [], [], []
+    for i, (f, k_f) in enumerate(zip(corners, _share(n, capacity.sum(1)), strict=True)):
+        for p, k in enumerate(_share(k_f, capacity[i])):
+            if k == 0:
+                continue
+            yf, xf = corners[f][p]
+            pick = np.sort(rng.choice(len(yf), k, replace=k > len(yf)))
+            images.append(_crop(levels[f][p], yf[pick], xf[pick], size))
+            if split == "test" and with_2x:
+                images_2x.append(_crop(levels[f // 2][p], 2 * yf[pick], 2 * xf[pick], 2 * size))
+            rows.append(np.stack([np.full(k, p), yf[pick] * f, xf[pick] * f, np.full(k, f)], 1))
+    order = rng.permutation(n)  # mix factors and photographs
+    cut = {split: np.concatenate(images)[order], split + "_footprints": np.concatenate(rows).astype(np.int64)[order]}
+    if images_2x:
+        cut["test_2x"] = np.concatenate(images_2x)[order]
+    return cut
+
+
+def _no_window(split: str, photos: list[np.ndarray], fits_without_std: bool, *, size: int, factors: tuple[int, ...],
+               test_fraction: float, min_std: float, where: str, fix: str) -> ValueError:  # fmt: skip
+    """The one-line error for a split without any valid window: too flat, or the images too small."""
+    if fits_without_std:
+        return ValueError(
+            f"{where}: every {split} window of {size} px at factors {factors} is flatter than min_std {min_std:.4g} "
+            f"(grayscale std on [0, 1]); lower min_std or add images with more detail"
+        )
+    window = size * min(factors)
+    share = test_fraction if split == "test" else 1.0 - test_fraction
+    longer = int(np.ceil(window / share))
+    region = "test band" if split == "test" else "train region (the image outside its test band)"
+    sizes = sorted((int(p.shape[0]) * int(p.shape[1]), f"{p.shape[0]}x{p.shape[1]}") for p in photos)
+    return ValueError(
+        f"{where}: no {split} patch fits: a {size} px patch at factor {min(factors)} (factors {factors}) is cut from "
+        f"a {window}x{window} px window that must lie inside one image's {region}, {share:.2g} of its longer side, "
+        f"so an image needs at least {window} px on its shorter side and about {longer} px on its "
+        f"longer one; the smallest image is {sizes[0][1]} px, the largest {sizes[-1][1]} px; {fix}"
+    )
+
+
 def region_patches(
     photos: list[np.ndarray],
     *,
@@ -139,6 +186,8 @@ def region_patches(
     test_fraction: float,
     min_std: float,
     seed: int,
+    where: str = "patches",
+    fix: str = "lower size or factors, or add larger images",
 ) -> PatchSplit:
     """Cut `n_train` train and `n_test` test patches from disjoint regions of `photos`.
 
@@ -150,17 +199,19 @@ def region_patches(
         test_fraction: share of each photograph's longer side given to test.
         min_std: minimum grayscale std ([0, 1] scale) of a patch.
         seed: seed of numpy's default_rng for the window draws (the regions do not depend on it).
+        where, fix: what the photos are (the dataset, its folder) and how to repair a set too small
+            for any patch, both for the error messages.
 
     Returns:
         PatchSplit with shuffled patches, their full-resolution footprints and the test masks.
     """
     factors = tuple(int(f) for f in factors)
     if not factors or min(factors) < 1:
-        raise ValueError(f"patches: factors must be positive integers, got {factors}")
+        raise ValueError(f"{where}: factors must be positive integers, got {factors}")
     if min(n_train, n_test) < 1:
-        raise ValueError(f"patches: n_train and n_test must be >= 1, got {n_train} and {n_test}")
+        raise ValueError(f"{where}: n_train and n_test must be >= 1, got {n_train} and {n_test}")
     if not 0 < test_fraction < 1:
-        raise ValueError(f"patches: test_fraction must be in (0, 1), got {test_fraction}")
+        raise ValueError(f"{where}: test_fraction must be in (0, 1), got {test_fraction}")
     with_2x = all(f % 2 == 0 for f in factors)
     scales = set(factors) | ({f // 2 for f in factors} if with_2x else set())
     levels = {f: [block_mean(photo, f) for photo in photos] for f in sorted(scales)}
@@ -168,32 +219,18 @@ def region_patches(
     test_share = {f: [block_mean(m[:, :, None], f)[:, :, 0] for m in masks] for f in factors}  # in [0, 1]
     cut = {}
     for s, (split, n) in enumerate(zip(SPLITS, (n_train, n_test), strict=True)):
-        rng = np.random.default_rng([seed, s])  # independent streams: n_test never changes train
+        inside = {f: [share == 1 if split == "test" else share == 0 for share in test_share[f]] for f in factors}
         corners = {  # factor -> photo -> level-f corners (yf, xf) of every valid window
-            f: [
-                _valid_corners(levels[f][p], share == 1 if split == "test" else share == 0, size, min_std)
-                for p, share in enumerate(test_share[f])
-            ]
+            f: [_valid_corners(levels[f][p], region, size, min_std) for p, region in enumerate(inside[f])]
             for f in factors
         }
         capacity = np.array([[len(yf) for yf, _ in corners[f]] for f in factors])  # (factors, photos)
         if not capacity.any():
-            raise ValueError(f"patches: no {split} window of {size} px at factors {factors} with min_std {min_std}")
-        images, images_2x, rows = [], [], []
-        for i, (f, k_f) in enumerate(zip(factors, _share(n, capacity.sum(1)), strict=True)):
-            for p, k in enumerate(_share(k_f, capacity[i])):
-                if k == 0:
-                    continue
-                yf, xf = corners[f][p]
-                pick = np.sort(rng.choice(len(yf), k, replace=k > len(yf)))
-                images.append(_crop(levels[f][p], yf[pick], xf[pick], size))
-                if split == "test" and with_2x:
-                    images_2x.append(_crop(levels[f // 2][p], 2 * yf[pick], 2 * xf[pick], 2 * size))
-                rows.append(np.stack([np.full(k, p), yf[pick] * f, xf[pick] * f, np.full(k, f)], 1))
-        order = rng.permutation(n)  # mix factors and photographs
-        cut[split] = np.concatenate(images)[order]
-        cut[split + "_footprints"] = np.concatenate(rows).astype(np.int64)[order]
-        if images_2x:
-            cut["test_2x"] = np.concatenate(images_2x)[order]
+            fits = any(len(_valid_corners(levels[f][p], region, size, 0.0)[0])
+                       for f in factors for p, region in enumerate(inside[f]))  # fmt: skip
+            raise _no_window(split, photos, fits, size=size, factors=factors, test_fraction=test_fraction,
+                             min_std=min_std, where=where, fix=fix)  # fmt: skip
+        rng = np.random.default_rng([seed, s])  # independent streams: n_test never changes train
+        cut.update(_draw(split, n, corners, capacity, levels, size, with_2x, rng))
     footprints = {split: cut[split + "_footprints"] for split in SPLITS}
     return PatchSplit(cut["train"], cut["test"], cut.get("test_2x"), footprints, masks)

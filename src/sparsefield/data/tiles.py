@@ -154,3 +154,15 @@ class TileDataset(torch.utils.data.Dataset):
             shown = [record, self.by_id[record["clean_tile_id"]]] if self.pairs else [record]
             for r in shown:
                 check_tile(self.load(r), self.tile_size, f"{self.path.parent / r['file']}: tile {r['tile_id']}")
+
+
+def paired_test_tiles(metadata: str | os.PathLike) -> TileDataset:
+    """The validated noisy/clean pairs of the raw set's test split (the order every stage shares)."""
+    pairs = TileDataset(metadata, split="test", pairs=True)
+    pairs.validate()
+    return pairs
+
+
+def linear_rgb(tile: torch.Tensor):
+    """A stored tile (3, T, T) in [-1, 1] -> linear RGB (T, T, 3) in [0, 1], float64 numpy."""
+    return (tile.double().permute(1, 2, 0).numpy() + 1.0) / 2.0

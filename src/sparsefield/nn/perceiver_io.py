@@ -1,4 +1,4 @@
-"""Perceiver IO neural field: a raw F(x, c_noise, batch) over tokens at arbitrary coordinates.
+"""Perceiver IO neural field: a raw F(x, c_noise, cond) over tokens at arbitrary coordinates.
 
 Jaegle et al. (2022), "Perceiver IO: A general architecture for structured inputs & outputs",
 §2: encode M tokens into N learned latents by cross-attention, process the latents with
@@ -41,7 +41,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sparsefield.data.fields import FieldBatch
 from sparsefield.nn.embeddings import GaussianFourierFeatures, SinusoidalEmbedding
 
 C_NOISE_SCALE = 1000.0  # c_noise is O(1) (log σ / 4, or t in [0, 1]); DDPM embeds integer steps 0..999
@@ -91,7 +90,7 @@ class Block(nn.Module):
 
 
 class PerceiverIO(nn.Module):
-    """F(x, c_noise, batch, prior) -> (B, No, C) at the output coordinates of `batch`."""
+    """F(x, c_noise, cond, prior) -> (B, No, C) at the output coordinates of `cond`."""
 
     def __init__(
         self,
@@ -136,14 +135,14 @@ class PerceiverIO(nn.Module):
         """Constructor kwargs: `PerceiverIO(**model.config())` rebuilds the architecture."""
         return dict(self._config)
 
-    def forward(self, x: Tensor, c_noise: Tensor, batch: FieldBatch, prior: Tensor | None = None) -> Tensor:
+    def forward(self, x: Tensor, c_noise: Tensor, batch, prior: Tensor | None = None) -> Tensor:
         """Raw network output at the output coordinates.
 
         Args:
             x: (B, No, C) noisy (scaled) values at `batch.output_coords`.
             c_noise: (B,) noise-level conditioning, O(1) (e.g. log σ / 4, or t in [0, 1]).
-            batch: input_coords (B, Ni, 2), input_values (B, Ni, C), output_coords (B, No, 2);
-                output_values is never read.
+            batch: the condition, any object with input_coords (B, Ni, 2), input_values (B, Ni, C) and
+                output_coords (B, No, 2) (a `data.fields.FieldBatch`; its output_values are never read).
             prior: (B, No, C) classical estimate at the output coordinates; required when
                 use_prior, ignored otherwise.
 
@@ -167,7 +166,7 @@ class PerceiverIO(nn.Module):
         y = torch.cat([self._decode(outputs[:, j : j + n], context, batch, j) for j in range(0, x.shape[1], n)], 1)
         return self.head(self.norm_out(y))  # (B, No, C)
 
-    def _decode(self, queries: Tensor, context: Tensor, batch: FieldBatch, start: int) -> Tensor:
+    def _decode(self, queries: Tensor, context: Tensor, batch, start: int) -> Tensor:
         """Decoder cross-attention of the output tokens start … start + n (B, n, D) -> (B, n, D)."""
         if not self.local_decoder:
             return self.decoder(queries, context)

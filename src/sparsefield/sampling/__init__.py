@@ -1,7 +1,8 @@
-"""Sampling: noise schedules and time grids (`schedules`), generic solvers (`solvers`).
+"""Sampling: schedules and time grids, generic solvers, each objective's samplers, and guidance.
 
-Schedules are kept apart from solvers (as in k-diffusion): a solver is a pure function of a model
-closure, an initial state, a time grid and a `randn` closure; the objectives in
-`sparsefield.objectives` build the closure from their denoiser and pick the grid. Guidance wraps
-the closure, never the solver.
+Kept apart as in k-diffusion: `schedules` gives grids, `solvers` are pure functions of a model
+closure, an initial state, a grid and a `randn` closure; `vp`, `ddpm` and `flow` turn an
+objective's noise process and a batch-bound denoiser D(x̃, σ̃) into samples (their `SAMPLERS`);
+`guidance` wraps D into a posterior denoiser that any of them takes unchanged. No sampler runs
+under `torch.no_grad()` by itself: the stage decides (guidance needs gradients through D).
 """

@@ -8,7 +8,7 @@ coordinates (y, x) = (idx // W, idx % W), and fills in all the others:
     cubic       Clough-Tocher piecewise-cubic, C1, on the same triangulation (CloughTocher2DInterpolator)
     biharmonic  solution of the discrete biharmonic equation with the context as boundary
                 values (skimage.restoration.inpaint_biharmonic)
-    normconv    multi-scale normalised convolution (sparsefield.normconv), batched in torch:
+    normconv    multi-scale normalised convolution (sparsefield.baselines.normconv), batched in torch:
                 the classical estimate the learned approaches start from
 
 The scattered-data methods triangulate once per image with all channels as one
@@ -26,8 +26,6 @@ of slope 0.01-0.015 per pixel with 10% context plus the corners).
 
 from __future__ import annotations
 
-import os
-import time
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 
@@ -37,9 +35,7 @@ from scipy.spatial import Delaunay, QhullError
 from skimage.restoration import inpaint_biharmonic
 from threadpoolctl import threadpool_limits
 
-from sparsefield import normconv
-from sparsefield.io import open_h5
-from sparsefield.samples import write_samples
+from sparsefield.baselines import normconv
 
 METHODS = ("nearest", "linear", "cubic", "biharmonic", "normconv")
 
@@ -123,52 +119,3 @@ def reconstruct(images: np.ndarray, context: np.ndarray, *, method: str, workers
     with ProcessPoolExecutor(max_workers=len(chunks)) as pool:
         job = partial(_reconstruct_chunk, height=height, width=width, method=method)
         return np.concatenate(list(pool.map(job, [values[c] for c in chunks], [context[c] for c in chunks])))
-
-
-def run_baseline(
-    data_path: str | os.PathLike,
-    masks_path: str | os.PathLike,
-    out_path: str | os.PathLike,
-    *,
-    method: str,
-    approach: str,
-    dataset: str,
-    scheme: str,
-    n_images: int | None = None,
-    workers: int = 1,
-) -> None:
-    """Stage entry point: reconstruct the test images from their context, write `samples.h5`.
-
-    Reads `test/images` (uint8 (M, H, W, C)) from `data_path` and `test/context`
-    ((M, Kc) int) from `masks_path`, reconstructs the first `n_images` (all if
-    None) and writes them as one sample per image, with the reconstruction time
-    per image (wall clock, `workers` processes) in `seconds_per_image`.
-    """
-    with open_h5(data_path, "images") as data, open_h5(masks_path, "masks") as masks:
-        shape = data["test/images"].shape
-        mask_hw = (int(masks.attrs["H"]), int(masks.attrs["W"]))
-        if mask_hw != tuple(shape[1:3]):
-            raise ValueError(
-                f"{masks_path} is for {mask_hw[0]}x{mask_hw[1]} images but {data_path} holds "
-                f"{shape[1]}x{shape[2]}; rebuild the masks"
-            )
-        n_masks = masks["test/context"].shape[0]
-        if n_masks != shape[0]:
-            raise ValueError(f"{masks_path} has {n_masks} test masks but {data_path} {shape[0]} test images")
-        n = shape[0] if n_images is None else min(int(n_images), shape[0])
-        images = data["test/images"][:n].astype(np.float32) / 255.0
-        context = masks["test/context"][:n]
-    start = time.perf_counter()
-    pred = reconstruct(images, context, method=method, workers=workers)
-    seconds = time.perf_counter() - start
-    write_samples(
-        out_path,
-        pred[:, None],
-        index=np.arange(n),
-        approach=approach,
-        kind=method,
-        dataset=dataset,
-        scheme=scheme,
-        nfe=0,
-        seconds_per_image=seconds / max(n, 1),
-    )

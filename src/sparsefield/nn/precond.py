@@ -2,12 +2,14 @@
 
 Karras et al. 2022, "Elucidating the Design Space of Diffusion-Based Generative Models",
 Table 1 and eq. 7. Every objective in `sparsefield.objectives` calls this one denoiser in
-"x0 units": `x_tilde = x0 + sigma * n`, n ~ N(0, I), and D(x_tilde, sigma) estimates E[x0 | x_tilde].
+"x0 units": `x_tilde = x0 + sigma * n`, n ~ N(0, I), and D(x_tilde, sigma, cond) estimates
+E[x0 | x_tilde, cond]. The condition `cond` is opaque here: it goes to the backbone and to
+`prior_fn` as it came (a field batch of coordinates and values, a context image, ...).
 
-With `residual=True` the network models r = x0 − prior, where `prior` is a dense classical
-estimate (e.g. normalised convolution) evaluated at the output coordinates:
+With `residual=True` the network models r = x0 − prior, where `prior = prior_fn(cond)` is a dense
+classical estimate (e.g. normalised convolution at the output coordinates):
 
-    D(x̃, σ) = prior + c_skip(σ) (x̃ − prior) + c_out(σ) F(c_in(σ) (x̃ − prior), c_noise(σ), batch, prior)
+    D(x̃, σ) = prior + c_skip(σ) (x̃ − prior) + c_out(σ) F(c_in(σ) (x̃ − prior), c_noise(σ), cond, prior)
 
 with c_skip = σ_d²/(σ² + σ_d²), c_out = σ σ_d / sqrt(σ² + σ_d²), c_in = 1/sqrt(σ² + σ_d²),
 c_noise = ln(σ)/4. With F ≡ 0 (the backbone's zero-initialised last layer) D is exactly the
@@ -23,19 +25,17 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from sparsefield.data.fields import FieldBatch
-
-# prior_fn(input_coords (B, Ni, 2), input_values (B, Ni, C), output_coords (B, No, 2)) -> (B, No, C)
-PriorFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
-# D(x_tilde (B, No, C), sigma (B,), batch) -> (B, No, C): the signature every objective consumes
-Denoiser = Callable[[torch.Tensor, torch.Tensor, FieldBatch], torch.Tensor]
+# prior_fn(cond) -> (B, ...) shaped like x0
+PriorFn = Callable[[object], torch.Tensor]
+# D(x_tilde (B, ...), sigma (B,), cond) -> (B, ...): the signature every objective consumes
+Denoiser = Callable[[torch.Tensor, torch.Tensor, object], torch.Tensor]
 
 
 class ResidualDenoiser(nn.Module):
-    """EDM-preconditioned denoiser D(x̃, σ | batch) in x0 units.
+    """EDM-preconditioned denoiser D(x̃, σ | cond) in x0 units.
 
     Args:
-        backbone: raw network `F(x (B, No, C), c_noise (B,), batch, prior (B, No, C) | None) -> (B, No, C)`.
+        backbone: raw network `F(x (B, ...), c_noise (B,), cond, prior (B, ...) | None) -> (B, ...)`.
         sigma_data: std of the modelled target: of x0 − prior when `residual`, of x0 otherwise.
         residual: model the residual around `prior_fn`'s estimate (True) or x0 itself (False).
         prior_fn: the classical estimate; required when `residual`.
@@ -59,40 +59,36 @@ class ResidualDenoiser(nn.Module):
         self.residual = residual
         self.prior_fn = prior_fn
 
-    def prior(self, batch: FieldBatch) -> torch.Tensor | None:
-        """(B, No, C) prior at the output coordinates, or None for the plain formulation."""
-        if not self.residual:
-            return None
-        return self.prior_fn(batch.input_coords, batch.input_values, batch.output_coords)
+    def prior(self, cond) -> torch.Tensor | None:
+        """(B, ...) prior for the condition, or None for the plain formulation."""
+        return self.prior_fn(cond) if self.residual else None
 
-    def forward(
-        self, x_tilde: torch.Tensor, sigma: torch.Tensor, batch: FieldBatch, prior: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """D(x̃, σ): (B, No, C) estimate of x0 from x̃ = x0 + σ n, σ of shape (B,).
+    def forward(self, x_tilde: torch.Tensor, sigma: torch.Tensor, cond, prior: torch.Tensor | None = None):
+        """D(x̃, σ): (B, ...) estimate of x0 from x̃ = x0 + σ n, σ of shape (B,).
 
-        `prior` may be passed in when already computed for this batch (samplers call D many times).
+        `prior` may be passed in when already computed for this condition (samplers call D many times).
         """
-        prior = self.prior(batch) if prior is None else prior
-        mu = torch.zeros_like(x_tilde) if prior is None else prior.to(x_tilde.dtype)  # (B, No, C)
-        s = sigma.to(x_tilde.dtype).reshape(-1, *([1] * (x_tilde.ndim - 1)))  # (B, 1, 1)
+        prior = self.prior(cond) if prior is None else prior
+        mu = torch.zeros_like(x_tilde) if prior is None else prior.to(x_tilde.dtype)  # (B, ...)
+        s = sigma.to(x_tilde.dtype).reshape(-1, *([1] * (x_tilde.ndim - 1)))  # (B, 1, ...)
         sd = self.sigma_data
         c_skip = sd**2 / (s**2 + sd**2)
         c_out = s * sd / (s**2 + sd**2).sqrt()
         c_in = 1 / (s**2 + sd**2).sqrt()
         c_noise = s.flatten().log() / 4  # (B,)
-        F_x = self.backbone(c_in * (x_tilde - mu), c_noise, batch, prior)
+        F_x = self.backbone(c_in * (x_tilde - mu), c_noise, cond, prior)
         return mu + c_skip * (x_tilde - mu) + c_out * F_x.to(x_tilde.dtype)  # EDM eq. 7, around the prior
 
 
-def bind(denoiser: Denoiser, batch: FieldBatch) -> Callable[[torch.Tensor, float | torch.Tensor], torch.Tensor]:
-    """The closure D(x̃, σ) for one batch; a scalar σ is broadcast to every sample (B,).
+def bind(denoiser: Denoiser, cond) -> Callable[[torch.Tensor, float | torch.Tensor], torch.Tensor]:
+    """The closure D(x̃, σ) for one condition (a batch); a scalar σ is broadcast to every sample (B,).
 
     A ResidualDenoiser's prior is computed once here, not at every call.
     """
-    kwargs = {"prior": denoiser.prior(batch)} if isinstance(denoiser, ResidualDenoiser) else {}
+    kwargs = {"prior": denoiser.prior(cond)} if isinstance(denoiser, ResidualDenoiser) else {}
 
     def D(x_tilde: torch.Tensor, sigma: float | torch.Tensor) -> torch.Tensor:
         sigma = torch.as_tensor(sigma, dtype=x_tilde.dtype, device=x_tilde.device)
-        return denoiser(x_tilde, sigma.expand(x_tilde.shape[0]), batch, **kwargs)
+        return denoiser(x_tilde, sigma.expand(x_tilde.shape[0]), cond, **kwargs)
 
     return D

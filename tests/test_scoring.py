@@ -1,16 +1,21 @@
-"""evaluate.score: the long metrics table for deterministic and K-sample approaches."""
+"""scoring.masks.score: the long metrics table for deterministic and K-sample approaches."""
 
 import numpy as np
 import pytest
 
 from sparsefield.data.masks import generate_masks
-from sparsefield.evaluate import score
+from sparsefield.data.sets import MaskedImages
 from sparsefield.samples import Samples
+from sparsefield.scoring.masks import score as score_masks
 
 
-def make(samples, index):
+def make(samples, index, **extras):
     mean = samples.mean(axis=1)
-    return Samples(samples, mean, samples.std(axis=1), index, {"seconds_per_image": 0.5, "nfe": 10})
+    return Samples(samples, mean, samples.std(axis=1), index, {"seconds_per_image": 0.5, "nfe": 10}, extras)
+
+
+def score(samples, images, context, query):
+    return score_masks(samples, MaskedImages(images, context, query))
 
 
 @pytest.fixture
@@ -32,7 +37,11 @@ def test_deterministic_known_answer(problem):
     np.put_along_axis(unobserved, context[index].astype(np.int64), False, axis=1)
     pred.reshape(len(index), 256, 3)[~unobserved] = truth.reshape(len(index), 256, 3)[~unobserved]  # context exact
     table = score(make(pred[:, None], index), images, context, query).set_index(["metric", "region", "estimator"])
-    assert set(table.index.get_level_values("estimator")) == {"mean", "-"}  # K = 1: no sample rows
+    assert set(table.index.get_level_values("estimator")) == {"mean", "samples", "-"}  # K = 1: no sample row
+    assert ("coverage90", "missing", "samples") not in table.index  # coverage needs K > 1
+    for region in ("missing", "full"):  # a deterministic prediction's CRPS is its MAE
+        crps, mae = table.loc[("crps", region, "samples"), "value"], table.loc[("mae", region, "mean"), "value"]
+        assert crps == pytest.approx(mae, rel=1e-6)
     squared = ((pred - truth).reshape(len(index), 256, 3) ** 2).mean(axis=2)
     missing_mse = np.array([squared[row][unobserved[row]].mean() for row in range(len(index))])
     expected_psnr = np.mean(10 * np.log10(1 / np.array(missing_mse)))  # per image, then averaged
@@ -58,3 +67,15 @@ def test_samples_add_single_sample_crps_and_coverage(problem):
     assert table.loc[("psnr", "missing", "mean"), "value"] > table.loc[("psnr", "missing", "sample"), "value"] + 2
     # CRPS of N(mu, s^2) at y, averaged over y ~ N(mu, s^2): s / sqrt(pi)
     assert table.loc[("crps", "full", "samples"), "value"] == pytest.approx(0.05 / np.sqrt(np.pi), rel=0.05)
+
+
+def test_posterior_mean_is_its_own_estimator(problem):
+    images, context, query = problem
+    index = np.arange(6)
+    truth = images[index].astype(np.float32) / 255
+    rng = np.random.default_rng(2)
+    samples = np.clip(truth[:, None] + 0.1 * rng.standard_normal((6, 2, 16, 16, 3)), 0, 1).astype(np.float32)
+    table = score(make(samples, index, posterior_mean=truth.copy()), images, context, query)
+    table = table.set_index(["metric", "region", "estimator"])["value"]
+    assert table[("psnr", "missing", "posterior_mean")] == np.inf  # the exact answer, scored on its own
+    assert np.isfinite(table[("psnr", "missing", "mean")]) and np.isfinite(table[("psnr", "missing", "sample")])

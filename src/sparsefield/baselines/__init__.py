@@ -1,0 +1,1 @@
+"""Classical estimates: interpolation and inpainting of sparse pixels, normalised convolution, low-light restoration."""

@@ -1,0 +1,292 @@
+"""Family `field` (kinds score, denoiser, flow; seed 002): a Perceiver IO neural field over pixel coordinates.
+
+An image is observed at its fixed context pixels; the network denoises the values at any set of
+output coordinates jointly. Training follows seed 000's query-only loss: the output tokens are
+the image's fixed query pixels. The kind picks the objective and its samplers (the registry);
+one EDM-preconditioned denoiser generates the residual around the normconv estimate
+(`residual: false`: the seeds' plain noise → data form).
+
+    Params          every key of an approach's `params:` (the config binds against it)
+    training        the training loop's arguments, from the parts below
+    build, load     the denoiser D(x̃, σ, batch); a trained model.pt
+    batches, loss   the training set (context in, query supervised) and its MaskedLoss
+    learning_curve  test PSNR on missing pixels during training, beside normconv on the same images
+    reconstruct     K samples per test image on the joint grid, at the query pixels alone and on the
+                    2× grid, and the posterior mean
+    sweep           PSNR on missing pixels against NFE for every sampler of the kind
+
+The posterior mean is the model's own estimate of E[x | context]: x̂0 = D(x_start, σ_max), the
+denoiser's output at the sampler's first, noisiest step, averaged over the K samples' starting
+noises; it costs no extra NFE. Noise comes from one generator per (seed, image, sample, task), so
+a result never depends on the batch it was drawn in.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from dataclasses import asdict, dataclass, field
+
+JOINT, QUERY, HIRES = 0, 1, 2  # sampling tasks: separate noise streams
+
+
+@dataclass(frozen=True)
+class Backbone:
+    """Perceiver IO (`nn.perceiver_io.PerceiverIO`) sizes; channels and use_prior follow the data and model."""
+
+    n_latents: int = 64
+    latent_dim: int = 128
+    n_blocks: int = 2
+    n_heads: int = 4
+    n_fourier: int = 64
+    fourier_scale: float = 10.0
+    dropout: float = 0.0
+    local_decoder: bool = False
+    seed: int = 0  # of the Fourier frequencies
+
+
+@dataclass(frozen=True)
+class Model:
+    backbone: Backbone
+    sigma_data: float  # std of the generated variable: the residual around normconv, or the data
+    residual: bool = True  # generate the residual around normconv (false: the seeds' plain form)
+    name: str = "perceiver_io"
+
+
+@dataclass(frozen=True)
+class Train:
+    """The training loop's settings (`sparsefield.train.train`)."""
+
+    steps: int
+    batch_size: int
+    lr: float
+    weight_decay: float = 0.0
+    warmup: int = 100
+    ema_decay: float = 0.999
+    grad_clip: float = 1.0
+    checkpoint_every: int = 500
+    num_workers: int = 0
+
+
+@dataclass(frozen=True)
+class Curve:
+    """The learning curve: every `every` steps, K = `k` samples of the first `images` test images."""
+
+    every: int
+    images: int
+    k: int
+    steps: int
+    sampler: str
+
+
+@dataclass(frozen=True)
+class Sample:
+    """Sampling the test split (the reconstruct and sweep stages only: an edit here never retrains)."""
+
+    sampler: str
+    steps: int
+    n_samples: int
+    sweep_nfe: tuple[int, ...] = (5, 10, 20, 50)
+    sweep_images: int = 32
+    batch_size: int = 64
+
+
+@dataclass(frozen=True)
+class Params:
+    model: Model
+    train: Train
+    evaluation: Curve
+    sample: Sample | None = None  # None in the train stage, which never sees the sampling settings
+    seed: int = 0
+    objective: dict = field(default_factory=dict)  # keyword arguments of the kind's objective class
+
+
+def objective(kind: str, params: Params):
+    """The kind's objective (its noise process), built from `params.objective`."""
+    from sparsefield.registry import KINDS, load
+
+    cls = load(KINDS[kind].objective)
+    try:
+        return cls(**params.objective)
+    except TypeError as err:
+        raise ValueError(f"params.objective: {err}; see {cls.__module__}.{cls.__name__}") from None
+
+
+def normconv_prior(batch):
+    """The classical estimate the residual is generated around: normconv at the output coordinates."""
+    from sparsefield.baselines.normconv import normalized_convolution
+
+    return normalized_convolution(batch.input_coords, batch.input_values, batch.output_coords)
+
+
+def build(model: Model):
+    """The EDM-preconditioned denoiser D(x̃, σ, batch) around a Perceiver IO (seed and global RNG: the caller's)."""
+    from sparsefield.nn.perceiver_io import PerceiverIO
+    from sparsefield.nn.precond import ResidualDenoiser
+
+    net = PerceiverIO(**asdict(model.backbone), use_prior=model.residual)
+    prior = normconv_prior if model.residual else None
+    return ResidualDenoiser(net, sigma_data=model.sigma_data, residual=model.residual, prior_fn=prior)
+
+
+def load(path, device="cpu"):
+    """Rebuild a trained denoiser from model.pt (state_dict + the Model it was built from)."""
+    import torch
+
+    from sparsefield.params import bind
+
+    checkpoint = torch.load(path, map_location=device, weights_only=True)
+    denoiser = build(bind(Model, checkpoint["config"], f"{path}: config"))
+    denoiser.load_state_dict(checkpoint["state_dict"])
+    return denoiser.to(device).eval()
+
+
+def batches(params: Params, data):
+    """Training items of `data` (`data.sets.MaskedImages`): context pixels in, query pixels out."""
+    from sparsefield.data.fields import FieldDataset
+
+    return FieldDataset(data.images, data.context, data.query)
+
+
+def loss(kind: str, params: Params):
+    """loss_fn(model, batch, noise) -> MaskedLoss: every output is a query pixel (seed 000's query-only loss)."""
+    from sparsefield.objectives.masked import MaskedLoss
+
+    process = objective(kind, params)
+
+    def loss_fn(model, batch, noise):
+        value = process.loss(model, batch.output_values, batch, noise)  # (B, No, C) at the query pixels
+        return MaskedLoss(value, logged={"loss_query": None})  # the full image is never predicted here
+
+    return loss_fn
+
+
+def training(kind: str, params: Params, train, test, device) -> dict:
+    """The training loop's keyword arguments (`sparsefield.train.train`) for the train and test splits."""
+    from sparsefield.params import canonical
+
+    return dict(model=build(params.model), config=canonical(params.model), loss_fn=loss(kind, params),
+                dataset=batches(params, train), eval_fn=learning_curve(kind, params, test, device),
+                eval_every=params.evaluation.every, seed=params.seed, **asdict(params.train))  # fmt: skip
+
+
+def _sample(kind, model, process, data, outputs, *, task, sampler, steps, k, seed, batch_size, device):
+    """K samples at the output coordinates `outputs(rows)` (B, No, 2) of every image of `data`.
+
+    Returns: values (N, K, No, C) in [0, 1], the first step's x̂0 (same shape), NFE per sample, s/image.
+    """
+    import numpy as np
+    import torch
+
+    from sparsefield.data.fields import FieldBatch, from_unit, gather_pixels, pixel_coords, to_unit
+    from sparsefield.nn.precond import bind
+    from sparsefield.registry import KINDS, load
+    from sparsefield.rng import SampleNoise, seed_of
+    from sparsefield.sampling.solvers import CountCalls
+
+    run = load(KINDS[kind].sampling).SAMPLERS[sampler]
+    n, height, width, channels = data.images.shape
+    index, values, firsts, nfe, seconds = np.arange(n), [], [], 0, 0.0
+    for start in range(0, n, batch_size):
+        rows = slice(start, start + batch_size)
+        image, ctx = torch.as_tensor(data.images[rows]), torch.as_tensor(data.context[rows]).long()
+        coords = outputs(rows)  # (B, No, 2)
+        batch = FieldBatch(pixel_coords(ctx, height, width).repeat_interleave(k, 0),
+                           gather_pixels(to_unit(image), ctx).repeat_interleave(k, 0), coords.repeat_interleave(k, 0),
+                           torch.zeros(len(image) * k, coords.shape[1], channels)).to(device)  # fmt: skip
+        noise = SampleNoise([seed_of(seed, int(i), j, task) for i in index[rows] for j in range(k)], device=device)
+        tic = time.perf_counter()
+        D = CountCalls(bind(model, batch))  # the prior is computed here, inside the timed part
+        x = run(D, process, functools.partial(noise.randn, *batch.output_values.shape[1:]), steps=steps)
+        seconds += time.perf_counter() - tic
+        nfe = D.calls
+        for out, kept in ((x, values), (D.first, firsts)):
+            kept.append(from_unit(out.float().cpu()).view(len(image), k, *out.shape[1:]))
+    return torch.cat(values).numpy(), torch.cat(firsts).numpy(), nfe, seconds / n
+
+
+def joint_grid(kind, model, process, data, **kw):
+    """K samples of every unobserved pixel, jointly (N, K, H, W, C), the posterior mean (N, H, W, C), NFE, s/image."""
+    import torch
+
+    from sparsefield.data.fields import fill_unobserved, pixel_coords
+    from sparsefield.data.masks import unobserved
+
+    n, height, width, _ = data.images.shape
+    missing = unobserved(torch.as_tensor(data.context), height * width)
+    values, firsts, nfe, seconds = _sample(kind, model, process, data, lambda rows: pixel_coords(missing[rows], height,
+                                           width), task=JOINT, **kw)  # fmt: skip
+    posterior_mean = fill_unobserved(data.images, missing, firsts.mean(1, keepdims=True))[:, 0]
+    return fill_unobserved(data.images, missing, values), posterior_mean, nfe, seconds
+
+
+def missing_psnr(samples, data) -> float:
+    """Mean over images of the PSNR of the mean of K samples (N, K, H, W, C) on the unobserved pixels."""
+    import torch
+
+    from sparsefield.data.masks import dense_masks
+    from sparsefield.metrics import psnr_per_image
+
+    observed = dense_masks(torch.as_tensor(data.context), *data.images.shape[1:3])[:, 0].numpy()
+    return float(psnr_per_image(samples.mean(1), data.images / 255.0, ~observed).mean())
+
+
+def learning_curve(kind: str, params: Params, test, device):
+    """eval_fn(ema, step) -> {test_psnr_missing, classical_psnr} on the first `evaluation.images` of `test`."""
+    from sparsefield.baselines.normconv import reconstruct as normconv
+
+    process, curve = objective(kind, params), params.evaluation
+    test = test.first(curve.images)
+    classical = missing_psnr(normconv(test.images / 255.0, test.context)[:, None], test)  # the starting point
+    kw = dict(sampler=curve.sampler, steps=curve.steps, k=curve.k, seed=params.seed, batch_size=len(test))
+
+    def eval_fn(ema, step):
+        samples = joint_grid(kind, ema, process, test, device=device, **kw)[0]
+        return {"test_psnr_missing": missing_psnr(samples, test), "classical_psnr": classical}
+
+    return eval_fn
+
+
+def reconstruct(kind: str, params: Params, data, *, model, device, **_):
+    """K samples of every test image of `data` (MaskedImages): joint grid, query pixels alone, 2× grid."""
+    import torch
+
+    from sparsefield.data.fields import grid_coords, pixel_coords
+    from sparsefield.samples import Reconstruction
+
+    s, process = params.sample, objective(kind, params)
+    kw = dict(sampler=s.sampler, steps=s.steps, k=s.n_samples, seed=params.seed, batch_size=s.batch_size, device=device)
+    samples, posterior_mean, nfe, seconds = joint_grid(kind, model, process, data, **kw)
+    n, height, width, _ = data.images.shape
+
+    def at_query(rows):
+        return pixel_coords(torch.as_tensor(data.query[rows]).long(), height, width)
+
+    extras = {"posterior_mean": posterior_mean,
+              "query_samples": _sample(kind, model, process, data, at_query, task=QUERY, **kw)[0]}  # fmt: skip
+    if data.images_2x is not None:
+        hires = grid_coords(2 * height, 2 * width)
+        twice = _sample(kind, model, process, data, lambda rows: hires.expand(len(data.images[rows]), -1, -1),
+                        task=HIRES, **kw)[0]  # fmt: skip
+        extras["mean_2x"] = twice.mean(1).reshape(n, 2 * height, 2 * width, -1)
+    attrs = dict(nfe=nfe, seconds_per_image=seconds, sampler=s.sampler, steps=s.steps,
+                 params=sum(p.numel() for p in model.parameters()))  # fmt: skip
+    return Reconstruction(samples, attrs, extras)
+
+
+def sweep(kind: str, params: Params, data, *, model, device, **_) -> list[dict]:
+    """Mean-of-K PSNR on missing pixels against NFE for every sampler of the kind (first `sweep_images` images)."""
+    from sparsefield.registry import KINDS, load
+
+    s, process, sampling = params.sample, objective(kind, params), load(KINDS[kind].sampling)
+    data = data.first(s.sweep_images)
+    rows = []
+    for sampler in KINDS[kind].samplers:
+        for budget in s.sweep_nfe:
+            steps = sampling.steps_for_nfe(process, sampler, budget)
+            samples, _, nfe, seconds = joint_grid(kind, model, process, data, sampler=sampler, steps=steps,
+                                                  k=s.n_samples, seed=params.seed, batch_size=s.batch_size,
+                                                  device=device)  # fmt: skip
+            rows.append(dict(sampler=sampler, steps=steps, nfe=nfe, seconds_per_image=seconds,
+                             psnr_missing=missing_psnr(samples, data)))  # fmt: skip
+    return rows

@@ -1,0 +1,83 @@
+"""Figures of the comparison, and the one helper every figure is made and saved with.
+
+`new_figure` is the only place pyplot is touched (Agg backend: no display needed); `save_figure`
+writes a figure atomically as PNG at 110 dpi and closes it. The plotting functions return the
+figure; the compare stage saves it where it belongs.
+"""
+
+from __future__ import annotations
+
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from sparsefield.io import atomic_path  # noqa: E402
+
+DPI = 110
+
+
+def new_figure(rows: int, cols: int, size: tuple[float, float]):
+    """(figure, axes) with axes always a (rows, cols) array."""
+    return plt.subplots(rows, cols, figsize=size, squeeze=False)
+
+
+def save_figure(fig, path: str | os.PathLike) -> None:
+    """Write `fig` to `path` as PNG (dpi 110, atomically) and close it, also when writing fails."""
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=DPI, format="png")
+    finally:
+        plt.close(fig)
+
+
+def shown_images(indices, wanted) -> list[int]:
+    """The test images of `wanted` (positions in the test split) that every index array in `indices` holds."""
+    common = set.intersection(*(set(np.asarray(index).tolist()) for index in indices)) if indices else set()
+    return [int(i) for i in wanted if i in common]
+
+
+def reconstruction_figure(truth, observed, predictions: dict[str, np.ndarray], title: str):
+    """Grid: per image, a row of context / truth / predictions and a row of |error|.
+
+    Args:
+        truth: (B, H, W, C) in [0, 1].
+        observed: (B, H, W) bool, the context pixels.
+        predictions: approach name -> (B, H, W, C) in [0, 1], in column order.
+    """
+    names = list(predictions)
+    n_rows, n_cols = 2 * len(truth), 2 + len(names)
+    fig, axes = new_figure(n_rows, n_cols, (1.3 * n_cols, 1.3 * n_rows))
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    for i in range(len(truth)):
+        axes[2 * i, 0].imshow(np.where(observed[i][..., None], truth[i], 0.5))  # unobserved pixels grey
+        axes[2 * i, 1].imshow(truth[i])
+        for j, name in enumerate(names):
+            axes[2 * i, 2 + j].imshow(np.clip(predictions[name][i], 0, 1))
+            error = np.abs(predictions[name][i] - truth[i]).mean(-1)
+            axes[2 * i + 1, 2 + j].imshow(error, cmap="magma", vmin=0, vmax=0.3)
+    for j, label in enumerate(["context", "truth", *names]):
+        axes[0, j].set_title(label, fontsize=7)
+    axes[1, 1].text(0.5, 0.5, "|error|\n(0–0.3)", ha="center", va="center", fontsize=7, transform=axes[1, 1].transAxes)
+    fig.suptitle(title, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def nfe_figure(sweep: pd.DataFrame):
+    """Mean-of-K PSNR on missing pixels against NFE, one line per (approach, sampler) of nfe_sweep.csv rows."""
+    fig, axes = new_figure(1, 1, (6, 4))
+    ax = axes[0, 0]
+    for (name, sampler), rows in sweep.sort_values("nfe").groupby(["approach", "sampler"]):
+        ax.plot(rows.nfe, rows.psnr_missing, "o-", label=f"{name} · {sampler}")
+    ax.set_xscale("log")
+    ax.set_xlabel("NFE (network evaluations per sample)")
+    ax.set_ylabel("PSNR, missing pixels, mean of K (dB)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,166 @@
+"""The compare stage: every approach's outputs -> comparison.csv, comparison.md, nfe_sweep.csv, figures/.
+
+All reading and writing happens here; the tables, intervals and figures come from
+`sparsefield.report`, which touches no file but through `save_figure`. Approaches are grouped by
+(dataset, scheme) from their samples.h5 attrs: only those that saw the same test images with the
+same fixed masks share a table or a figure. Each samples.h5 is read once and dropped after its
+per-image PSNRs and the shown images' predictions are taken.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sparsefield.data.images import read_images
+from sparsefield.data.masks import read_masks
+from sparsefield.data.tiles import linear_rgb, paired_test_tiles
+from sparsefield.io import atomic_path
+from sparsefield.report.bootstrap import N_BOOT, SEED, Differences, differences_to
+from sparsefield.report.figures import nfe_figure, reconstruction_figure, save_figure, shown_images
+from sparsefield.report.learning import learning_curves, learning_markdown
+from sparsefield.report.lowlight import lowlight_figure, lowlight_markdown, lowlight_shown
+from sparsefield.report.scores import headline_estimate, missing_psnr, observed_pixels, unit_images
+from sparsefield.report.tables import best_classical, classical_by_approach, markdown_tables
+from sparsefield.samples import read_samples
+from sparsefield.scoring import COLUMNS
+
+
+@dataclass
+class _Group:
+    """The approaches of one (dataset, scheme), reduced to what the report needs of their samples."""
+
+    images: np.ndarray  # (M, H, W, C) uint8: the test split
+    context: np.ndarray  # (M, Kc) its fixed context pixels
+    per_image: dict[str, pd.Series] = field(default_factory=dict)  # approach -> headline PSNR (missing) per image
+    shown: dict[str, dict[int, np.ndarray]] = field(default_factory=dict)  # approach -> {test image: mean}
+
+
+def _read_csvs(paths, columns=None) -> pd.DataFrame | None:
+    """The CSV files concatenated; with none, an empty table of `columns` (None if no columns given)."""
+    if paths:
+        return pd.concat([pd.read_csv(path) for path in paths], ignore_index=True)
+    return pd.DataFrame(columns=columns) if columns is not None else None
+
+
+def _scan(samples, data, masks, images) -> dict[tuple[str, str], _Group]:
+    """Read every approach's samples.h5 once (its test split read once per file pair) into its group."""
+    splits: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+    groups: dict[tuple[str, str], _Group] = {}
+    for samples_path, data_path, masks_path in zip(samples, data, masks, strict=True):
+        result = read_samples(samples_path)
+        key = (str(data_path), str(masks_path))
+        if key not in splits:
+            splits[key] = (read_images(data_path, "test"), read_masks(masks_path, "test")[0])
+        group = groups.setdefault((result.attrs["dataset"], result.attrs["scheme"]), _Group(*splits[key]))
+        name = result.attrs["approach"]
+        _, estimate = headline_estimate(result)
+        group.per_image[name] = missing_psnr(estimate, group.images, group.context, result.index)
+        rows = {int(i): row for row, i in enumerate(result.index)}
+        group.shown[name] = {int(i): result.mean[rows[i]] for i in images if i in rows}
+    return groups
+
+
+def _reconstruction_figures(groups: dict[tuple[str, str], _Group], images, fig_dir: Path) -> None:
+    """`{dataset}_{scheme}.png`: the test images of `images` that every approach of the group predicted."""
+    for (dataset, scheme), group in sorted(groups.items()):
+        names = sorted(group.shown)
+        shown = shown_images([list(group.shown[name]) for name in names], images)
+        if not shown:
+            continue
+        truth = unit_images(group.images[shown])
+        observed = observed_pixels(group.context[shown], *truth.shape[1:3])
+        predictions = {name: np.stack([group.shown[name][i] for i in shown]) for name in names}
+        fig = reconstruction_figure(truth, observed, predictions, f"{dataset} · {scheme}")
+        save_figure(fig, fig_dir / f"{dataset}_{scheme}.png")
+
+
+def _differences(table, groups, *, n_boot: int, seed: int) -> dict[tuple[str, str], Differences]:
+    """Per (dataset, scheme) with a classical approach: every approach's PSNR difference to the best one."""
+    out = {}
+    for key, (reference, _) in best_classical(table).items():
+        group = groups.get(key)
+        if group is not None and reference in group.per_image:
+            out[key] = differences_to(group.per_image, reference, n_boot=n_boot, seed=seed)
+    return out
+
+
+def _learning(table: pd.DataFrame, train_logs, fig_dir: Path) -> str:
+    """learning_curves.png and the learning-curve Markdown ('' without learned approaches)."""
+    if not train_logs:
+        return ""
+    logs = {Path(path).parent.name: pd.read_csv(path) for path in train_logs}  # results/{approach}/train_log.csv
+    classical = classical_by_approach(table, logs)
+    save_figure(learning_curves(logs, classical), fig_dir / "learning_curves.png")
+    return learning_markdown(logs, classical)
+
+
+def _sweeps(sweeps, out_sweep, fig_dir: Path) -> None:
+    """nfe_sweep.png and every nfe_sweep.csv in one (empty without learned approaches)."""
+    sweep = _read_csvs(sweeps, columns=[])
+    if len(sweep):
+        save_figure(nfe_figure(sweep), fig_dir / "nfe_sweep.png")
+    if out_sweep is not None:
+        with atomic_path(out_sweep) as tmp:
+            sweep.to_csv(tmp, index=False, float_format="%.6g")
+
+
+def _lowlight_figures(lowlight_samples, lowlight_tiles, fig_dir: Path) -> None:
+    """`lowlight_{rawset}.png` per raw set: the first test pairs of every ratio, each approach's restoration."""
+    by_rawset: dict[str, tuple[str, dict]] = {}  # raw set -> metadata.json, {approach: (index, mean)}
+    for samples_path, tiles_path in zip(lowlight_samples, lowlight_tiles, strict=True):
+        result = read_samples(samples_path)
+        restored = by_rawset.setdefault(result.attrs["dataset"], (tiles_path, {}))[1]
+        restored[result.attrs["approach"]] = (result.index, result.mean)
+    for rawset, (tiles_path, restored) in sorted(by_rawset.items()):
+        pairs = paired_test_tiles(tiles_path)
+        ratios = np.array([record["ratio"] for record in pairs.records])
+        shown = shown_images([index for index, _ in restored.values()], lowlight_shown(ratios))
+        if not shown:
+            continue
+        clean = np.stack([linear_rgb(pairs[i][1]) for i in shown])
+        restorations = {}
+        for name, (index, mean) in restored.items():
+            rows = {int(i): row for row, i in enumerate(index)}
+            restorations[name] = mean[[rows[i] for i in shown]]
+        fig = lowlight_figure(Path(tiles_path).parent.name, ratios[shown], clean, restorations)
+        save_figure(fig, fig_dir / f"lowlight_{rawset}.png")
+
+
+def compare(metrics, samples, data, masks, out_csv, out_md, fig_dir, *, train_logs=(), sweeps=(), out_sweep=None,
+            images=(0, 1, 2, 3, 4, 5), lowlight=(), lowlight_samples=(), lowlight_tiles=(), n_boot: int = N_BOOT,
+            seed: int = SEED) -> None:  # fmt: skip
+    """The stage entry point.
+
+    Args:
+        metrics, samples, data, masks: per approach (aligned lists) its metrics.csv, samples.h5,
+            data HDF5 and masks HDF5.
+        out_csv: comparison.csv, every metrics.csv (low-light ones too) concatenated.
+        out_md: comparison.md, the tables (`sparsefield.report.tables`).
+        fig_dir: folder for `{dataset}_{scheme}.png`, learning_curves.png, nfe_sweep.png, `lowlight_{rawset}.png`.
+        train_logs, sweeps: train_log.csv and nfe_sweep.csv of each learned approach.
+        out_sweep: every sweep in one CSV (empty without learned approaches).
+        images: test images (positions in the test split) shown in the figures.
+        lowlight, lowlight_samples, lowlight_tiles: per low-light approach (aligned lists) its
+            metrics.csv, samples.h5 and its raw set's metadata.json.
+        n_boot, seed: of the paired-bootstrap intervals of the headline tables.
+    """
+    fig_dir = Path(fig_dir)
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    table = _read_csvs(metrics, columns=COLUMNS)
+    low = _read_csvs(lowlight)
+    groups = _scan(samples, data, masks, images)
+    _reconstruction_figures(groups, images, fig_dir)
+    differences = _differences(table, groups, n_boot=n_boot, seed=seed)
+    learning = _learning(table, train_logs, fig_dir)
+    _sweeps(sweeps, out_sweep, fig_dir)
+    _lowlight_figures(lowlight_samples, lowlight_tiles, fig_dir)
+    with atomic_path(out_csv) as tmp:
+        parts = [part for part in (table, low) if part is not None and len(part)]
+        (pd.concat(parts, ignore_index=True) if parts else table).to_csv(tmp, index=False, float_format="%.6g")
+    markdown = markdown_tables(table, differences) + learning + (lowlight_markdown(low) if low is not None else "")
+    with atomic_path(out_md) as tmp:
+        tmp.write_text(markdown, encoding="utf-8")

@@ -1,0 +1,23 @@
+"""What an approach reads, by its kind's `reads` (the registry): the rules hand over the same named inputs.
+
+reads "images"  inputs data (results/data/{dataset}.h5) and masks (results/masks/{dataset}/{scheme}.h5)
+                -> `data.sets.MaskedImages` of a split
+reads "tiles"   input metadata (results/tiles/{rawset}/metadata.json)
+                -> train: the clean tiles (`TileDataset`); test: the validated noisy/clean pairs
+"""
+
+from __future__ import annotations
+
+
+def read_split(reads: str, inputs, split: str):
+    """The `split` ("train" or "test") of what an approach of this `reads` sees."""
+    if reads == "images":
+        from sparsefield.data.sets import read_masked
+
+        return read_masked(inputs["data"], inputs["masks"], split)
+    if reads == "tiles":
+        from sparsefield.data.tiles import TileDataset, paired_test_tiles
+
+        return paired_test_tiles(inputs["metadata"]) if split == "test" else TileDataset(
+            inputs["metadata"], split=split, data_type="clean")  # fmt: skip
+    raise ValueError(f"unknown reads {reads!r}; the registry's kinds read 'images' or 'tiles'")

@@ -1,0 +1,45 @@
+"""The train stage: a learned approach's training data -> results/{approach}/model.pt and train_log.csv."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+import torch
+
+from sparsefield.device import resolve_device
+from sparsefield.params import bind, canonical
+from sparsefield.registry import KINDS, load
+from sparsefield.stages.data import read_split
+from sparsefield.train import train as fit
+
+
+def train(inputs, out_dir, *, approach: str, kind: str, settings: dict, device: str = "auto", code: str = "") -> dict:
+    """Train `approach` into `out_dir`/model.pt and `out_dir`/train_log.csv.
+
+    `settings` are the approach's params without the sampling section (the train rule never sees
+    it, so a sampling edit never retrains). Checkpoints live in `out_dir`/run-<key>, the key
+    hashing the settings and the code fingerprint `code`: a killed job resumes there, a changed
+    one starts afresh (stale run folders are removed).
+    """
+    row = KINDS[kind]
+    method = load(row.method)
+    params = bind(method.Params, settings, f"approaches.{approach}.params")
+    key = hashlib.sha256(json.dumps([kind, canonical(settings), code]).encode()).hexdigest()[:12]
+    out_dir = Path(out_dir)
+    run_dir = out_dir / f"run-{key}"
+    for stale in out_dir.glob("run-*"):
+        if stale != run_dir:
+            shutil.rmtree(stale)
+    device = resolve_device(device)
+    train_data, test_data = read_split(row.reads, inputs, "train"), read_split(row.reads, inputs, "test")
+    torch.manual_seed(params.seed)  # the model's initial weights
+    loop = method.training(kind, params, train_data, test_data, device)
+    summary = fit(**loop, out_dir=run_dir, device=str(device), progress=False)
+    for name in ("train_log.csv", "model.pt"):  # model.pt last: it marks the run complete
+        os.replace(run_dir / name, out_dir / name)
+    shutil.rmtree(run_dir)
+    return summary
