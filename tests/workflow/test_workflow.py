@@ -259,3 +259,31 @@ def test_bad_config_stops_before_any_job(workdir, tmp_path):
     run = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=120)
     assert run.returncode != 0
     assert "config key schemes.io_20_20: context_ratio + query_ratio = 1.1 > 1" in run.stdout + run.stderr
+
+
+def planned_resources(plan: str, rule: str) -> list[str]:
+    """The `resources:` lines of every planned job of `rule` in a dry run's output."""
+    lines, found = plan.splitlines(), []
+    for i, line in enumerate(lines):
+        if line.strip() in (f"rule {rule}:", f"localrule {rule}:"):
+            block = lines[i + 1 : i + 12]
+            found += [entry.strip() for entry in block if entry.strip().startswith(("resources:", "threads:"))]
+    return found
+
+
+def test_cpu_trainings_take_no_gpu_and_one_thread(workdir):
+    """device: cpu gives learned jobs gpu=0, so --resources gpu=1 never serialises CPU trainings; threads
+    are fixed per rule (no share of --cores), and a CUDA device gives them their GPU."""
+    cpu = planned_resources(snakemake(workdir, "-n", "--config", "device=cpu"), "train")
+    assert cpu and all("gpu=0" in line for line in cpu if line.startswith("resources:"))
+    cuda = planned_resources(snakemake(workdir, "-n", "--config", "device=cuda"), "train")
+    assert any("gpu=1" in line for line in cuda)
+    assert not [line for line in cpu + cuda if line.startswith("threads:") and line != "threads: 1"]
+
+
+def test_the_shared_tree_is_left_as_built(built, request):
+    """Tests that edit the built tree restore it (run last: a leftover edit would show here)."""
+    source = request.config.rootpath / "src/sparsefield"
+    for path in source.rglob("*.py"):
+        assert (built / "src/sparsefield" / path.relative_to(source)).read_bytes() == path.read_bytes(), path
+    assert not (built / "src/sparsefield/objectives/blur.py").exists()
