@@ -92,6 +92,14 @@ def _to_device(batch, device: torch.device):
     return batch.to(device) if hasattr(batch, "to") else batch
 
 
+def _loader(dataset, batch_size: int, seed: int, done: int, stop: int, num_workers: int, device) -> DataLoader:
+    """Batches of updates done + 1 .. stop (pinned memory on CUDA; the global RNG is never touched)."""
+    return DataLoader(dataset, batch_sampler=_StepBatches(len(dataset), batch_size, seed, done + 1, stop),
+                      collate_fn=getattr(dataset, "collate", None), num_workers=num_workers,
+                      pin_memory=device.type == "cuda",
+                      generator=torch.Generator().manual_seed(seed_of(seed, done)))  # fmt: skip
+
+
 class _Run:
     """Model, EMA, optimizer and progress of one training run, with its checkpoint (save / resume)."""
 
@@ -162,13 +170,15 @@ class _Run:
         self.step, self.loss, self.consistent = self.step + 1, numbers[0], True
         return dict(loss=numbers[0], **dict(zip(terms.logged, numbers[2:], strict=True)), grad_norm=numbers[1])
 
-    def evaluate(self, eval_fn, step: int) -> dict:
-        """eval_fn(ema, step) without gradients and without moving the training RNG."""
+    def evaluate(self, eval_fn, step: int, row: dict) -> float:
+        """Add eval_fn(ema, step) to `row`, without gradients and without moving the training RNG; its seconds."""
+        begin = time.perf_counter()
         with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []), torch.no_grad():
             metrics = {key: float(value) for key, value in eval_fn(self.ema, step).items()}
         if clash := set(metrics) & set(LOG_COLUMNS):
             raise ValueError(f"train: eval_fn returned reserved column names {sorted(clash)}")
-        return metrics
+        row.update(metrics)
+        return time.perf_counter() - begin
 
     def write_model(self, path: Path, config: dict) -> None:
         state_dict = {key: value.detach().cpu() for key, value in self.ema.state_dict().items()}
@@ -215,10 +225,7 @@ def train(*, model: nn.Module, config: dict, loss_fn, dataset, out_dir: str | os
                settings=settings, steps=steps)  # fmt: skip
     start, seconds_before = run.step, run.seconds
     stop = steps if max_steps_this_run is None else min(steps, start + max_steps_this_run)
-    loader = DataLoader(dataset, batch_sampler=_StepBatches(len(dataset), batch_size, seed, start + 1, stop),
-                        collate_fn=getattr(dataset, "collate", None), num_workers=num_workers,
-                        pin_memory=device.type == "cuda",
-                        generator=torch.Generator().manual_seed(seed_of(seed, start)))  # fmt: skip
+    loader = _loader(dataset, batch_size, seed, start, stop, num_workers, device)
     log = CsvLog(out_dir / "train_log.csv", keep_through=start)
     bar = tqdm(total=steps, initial=start, disable=not (progress and sys.stderr.isatty()), desc="train")
     max_norm = grad_clip if grad_clip > 0 else math.inf
@@ -240,9 +247,7 @@ def train(*, model: nn.Module, config: dict, loss_fn, dataset, out_dir: str | os
             row = dict(step=n, **row, lr=rate, samples_per_s=len(indices) / (now - t_prev), seconds=run.seconds)
             t_prev = now
             if eval_fn is not None and ((eval_every > 0 and n % eval_every == 0) or n == steps):
-                begin = time.perf_counter()
-                row.update(run.evaluate(eval_fn, n))
-                spent = time.perf_counter() - begin
+                spent = run.evaluate(eval_fn, n, row)
                 eval_seconds, t_prev = eval_seconds + spent, t_prev + spent
             log.write(row)
             logged = n

@@ -247,8 +247,13 @@ def test_report_is_self_contained(built):
 
 
 def test_slurm_profile_plans_without_a_cluster(workdir):
-    plan = snakemake(workdir, "-n", "--profile", "profiles/slurm", "--workflow-profile", "none")
-    assert "slurm" in plan.lower() or "Job stats" in plan
+    """profiles/slurm plans with no --cores and no --workflow-profile none; train gets its GPU only where the
+    device needs one (conda is the profile's deployment method; env-modules stands in where conda is absent)."""
+    slurm = ("-n", "--profile", "profiles/slurm", "--software-deployment-method", "env-modules")
+    cuda = planned_resources(snakemake(workdir, *slurm, "--config", "device=cuda"), "train")
+    assert cuda and all("gpu=1" in line and "mem_mb=32000" in line for line in cuda if line.startswith("resources"))
+    cpu = planned_resources(snakemake(workdir, *slurm, "--config", "device=cpu"), "train")
+    assert cpu and all("gpu=0" in line for line in cpu if line.startswith("resources"))
 
 
 def test_bad_config_stops_before_any_job(workdir, tmp_path):
