@@ -58,3 +58,18 @@ def test_remove_stale_temporaries_reports_what_it_removed(tmp_path):
         path.write_bytes(b"x")
     assert remove_stale_temporaries(out) == [stale] and not stale.exists() and lookalike.exists()
     assert remove_stale_temporaries(tmp_path / "missing" / "b.h5") == []  # no folder yet: nothing to do
+
+
+def test_atomic_directory_replaces_the_folder_whole_or_not_at_all(tmp_path):
+    target = tmp_path / "captures"
+    target.mkdir()
+    (target / "old.dng").write_text("old")
+    with atomic_path(target, directory=True) as folder:
+        assert folder.is_dir() and not list(folder.iterdir()) and folder != target
+        (folder / "new.dng").write_text("new")
+    assert sorted(p.name for p in target.iterdir()) == ["new.dng"]
+    with pytest.raises(RuntimeError), atomic_path(target, directory=True) as folder:
+        (folder / "half.dng").write_text("half")
+        raise RuntimeError("killed")
+    assert sorted(p.name for p in target.iterdir()) == ["new.dng"]  # untouched
+    assert [p.name for p in tmp_path.iterdir()] == ["captures"]  # no temporary folder left

@@ -13,6 +13,7 @@ import contextlib
 import glob
 import hashlib
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -49,28 +50,39 @@ def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
         if not pid.isdigit() or int(pid) in (0, os.getpid()) or _running(int(pid)):
             continue
         with contextlib.suppress(FileNotFoundError):  # another run may have removed it first
-            stale.unlink()
+            _remove(stale)
             removed.append(stale)
     return removed
 
 
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; rename it to `path` on success.
+def _remove(path: Path) -> None:
+    shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
 
-    On any exception the temporary file is removed and `path` is left untouched. Temporary
-    files of `path` left by killed processes are removed first (`remove_stale_temporaries`).
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, *, directory: bool = False) -> Iterator[Path]:
+    """Yield a temporary path beside `path` (an empty folder when `directory`); rename it to `path` on success.
+
+    On any exception the temporary file or folder is removed and `path` is left untouched; a folder
+    `path` is replaced as a whole. Temporaries of `path` left by killed processes are removed first
+    (`remove_stale_temporaries`). The one atomic writer of the package.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    if tmp.exists():
+        _remove(tmp)
+    if directory:
+        tmp.mkdir()
     try:
         yield tmp
+        if directory and path.exists():
+            shutil.rmtree(path)
         os.replace(tmp, path)
     finally:
         if tmp.exists():
-            tmp.unlink()
+            _remove(tmp)
 
 
 def write_array(group: h5py.Group, name: str, array: np.ndarray) -> h5py.Dataset:

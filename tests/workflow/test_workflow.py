@@ -292,3 +292,27 @@ def test_the_shared_tree_is_left_as_built(built, request):
     for path in source.rglob("*.py"):
         assert (built / "src/sparsefield" / path.relative_to(source)).read_bytes() == path.read_bytes(), path
     assert not (built / "src/sparsefield/objectives/blur.py").exists()
+
+
+def test_a_learned_kind_on_raw_tiles_needs_no_rule_edit(workdir, tmp_path):
+    """A kind that is learned and reads tiles (the EDM prior on clean tiles, next) plans train on the raw set's
+    metadata.json, then reconstruct and evaluate, from a registry row and a config entry alone."""
+    work = copy_repo(workdir, tmp_path / "repo")
+    row = (
+        '    "tiles_prior": Kind("tiles", _FIELD, _TILES, "a learned kind on tiles", learned=True, '
+        'objective="sparsefield.objectives.flow:FlowMatching", sampling="sparsefield.sampling.flow", '
+        'samplers=("euler", "heun")),\n'
+    )
+    registry = work / "src/sparsefield/registry.py"
+    registry.write_text(registry.read_text().replace('    "amplify":', row + '    "amplify":', 1))
+    schema = work / "workflow/schemas/config.schema.yaml"
+    schema.write_text(schema.read_text().replace("amplify, amplify_denoise]", "amplify, amplify_denoise, tiles_prior]"))
+    config = yaml.safe_load((work / "tests/workflow/config.yaml").read_text())
+    params = config["approaches"]["flow_tiny"]["params"]
+    config["approaches"]["prior_tiny"] = {"kind": "tiles_prior", "rawset": "tiny", "params": params}
+    (work / "tests/workflow/config.yaml").write_text(yaml.safe_dump(config))
+    plan = snakemake(work, "-n", "results/prior_tiny/metrics.csv")
+    counts = job_counts(plan)
+    assert (counts["train"], counts["reconstruct"], counts["evaluate"]) == (1, 1, 1)
+    train = plan[plan.index("rule train:") :].split("\n\n")[0]
+    assert "results/tiles/tiny/metadata.json" in train and "results/prior_tiny/model.pt" in train

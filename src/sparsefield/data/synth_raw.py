@@ -37,10 +37,8 @@ gives the short `{scene}_{i:02d}_{10/r}s.dng`. The files follow SID's Sony layou
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -196,20 +194,6 @@ def place_scenes(photos: list[np.ndarray], counts: dict[str, int], size: int, te
     return scenes
 
 
-@contextlib.contextmanager
-def _atomic_dir(path: Path):
-    """A temporary folder beside `path` that replaces it when the block succeeds."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        tmp.mkdir(parents=True)
-        yield tmp
-        shutil.rmtree(path, ignore_errors=True)
-        os.replace(tmp, path)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
 def build_builtin(
     root: str | os.PathLike,
     *,
@@ -243,7 +227,7 @@ def build_builtin(
     xyz2cam = random_xyz2cam(np.random.default_rng([seed, 1]))
     rgb2cam = rgb2cam_of(xyz2cam)
     written = {}
-    with _atomic_dir(root / CAMERA) as folder:
+    with atomic_path(root / CAMERA, directory=True) as folder:
         (folder / "long").mkdir()
         (folder / "short").mkdir()
         for s, split in enumerate(("train", "val", "test")):
