@@ -92,3 +92,13 @@ def test_training_never_sees_the_sampling_section(data, params):
 
     terms = loop["loss_fn"](loop["model"], batch, SampleNoise([1, 2]))
     assert terms.value.shape == (2, 6, 3) and terms.weight is None and list(terms.logged) == ["loss_query"]
+
+
+def test_a_broken_model_file_is_one_line_naming_it(tmp_path):
+    path = tmp_path / "model.pt"
+    path.write_bytes(b"not a checkpoint")
+    with pytest.raises(
+        ValueError, match=r"model\.pt: not a model\.pt of this family \(.*\); delete it and retrain"
+    ) as err:
+        field.load(path)
+    assert "\n" not in str(err.value)

@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from sparsefield.data.masks import dense_masks
+from sparsefield.data.masks import observed_pixels
 
 REGIONS = ("context", "query", "remaining", "missing", "full")
 METRICS = ("mse", "mae", "psnr", "ssim")
@@ -69,8 +69,8 @@ def region_masks(context: np.ndarray, query: np.ndarray, height: int, width: int
     for name, indices in (("context", context), ("query", query)):
         if indices.size and (indices.min() < 0 or indices.max() >= height * width):
             raise ValueError(f"{name} indices must lie in [0, {height * width}) for {height}x{width} images")
-    observed = dense_masks(torch.from_numpy(context), height, width)[:, 0].numpy()  # one scatter each
-    query_mask = dense_masks(torch.from_numpy(query), height, width)[:, 0].numpy()
+    observed = observed_pixels(context, height, width)  # one scatter each
+    query_mask = observed_pixels(query, height, width)
     overlap = (observed & query_mask).any(axis=(1, 2))
     if overlap.any():
         first = np.flatnonzero(overlap)[0]
@@ -112,6 +112,12 @@ def mse_per_image(pred: np.ndarray, target: np.ndarray, mask: np.ndarray | None 
 def psnr_per_image(pred: np.ndarray, target: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
     """(N,) PSNR (dB) of each image over `mask`'s pixels: `psnr(mse_per_image(...))`."""
     return psnr(mse_per_image(pred, target, mask))
+
+
+def missing_psnr_per_image(pred: np.ndarray, images: np.ndarray, context: np.ndarray) -> np.ndarray:
+    """(N,) PSNR of predictions (N, H, W, C) in [0, 1] of uint8 `images` on the pixels not in `context` (N, Kc)."""
+    truth = np.asarray(images, dtype=np.float64) / 255.0
+    return psnr_per_image(pred, truth, ~observed_pixels(context, *truth.shape[1:3]))
 
 
 def _blur_matrix(size: int, sigma: float = 1.5, taps: int = 11) -> torch.Tensor:

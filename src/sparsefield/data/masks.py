@@ -177,6 +177,11 @@ def dense_masks(indices: torch.Tensor, height: int, width: int) -> torch.Tensor:
     return mask.view(-1, 1, height, width)
 
 
+def observed_pixels(context, height: int, width: int):
+    """(N, H, W) bool numpy mask of the flat pixel indices `context` (N, Kc) (from `dense_masks`)."""
+    return dense_masks(torch.as_tensor(np.asarray(context, dtype=np.int64)), height, width)[:, 0].numpy()
+
+
 def context_image(images: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
     """Images (B, C, H, W) with only the pixels at `indices` (B, K) kept, zeros elsewhere."""
     batch, channels, height, width = images.shape

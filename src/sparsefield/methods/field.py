@@ -135,9 +135,13 @@ def load(path, device="cpu"):
 
     from sparsefield.params import bind
 
-    checkpoint = torch.load(path, map_location=device, weights_only=True)
-    denoiser = build(bind(Model, checkpoint["config"], f"{path}: config"))
-    denoiser.load_state_dict(checkpoint["state_dict"])
+    try:
+        checkpoint = torch.load(path, map_location=device, weights_only=True)
+        denoiser = build(bind(Model, checkpoint["config"], "model"))
+        denoiser.load_state_dict(checkpoint["state_dict"])
+    except Exception as err:  # truncated, foreign or from other code: torch raises many types
+        message = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ValueError(f"{path}: not a model.pt of this family ({message}); delete it and retrain") from None
     return denoiser.to(device).eval()
 
 
@@ -222,13 +226,9 @@ def joint_grid(kind, model, process, data, **kw):
 
 def missing_psnr(samples, data) -> float:
     """Mean over images of the PSNR of the mean of K samples (N, K, H, W, C) on the unobserved pixels."""
-    import torch
+    from sparsefield.metrics import missing_psnr_per_image
 
-    from sparsefield.data.masks import dense_masks
-    from sparsefield.metrics import psnr_per_image
-
-    observed = dense_masks(torch.as_tensor(data.context), *data.images.shape[1:3])[:, 0].numpy()
-    return float(psnr_per_image(samples.mean(1), data.images / 255.0, ~observed).mean())
+    return float(missing_psnr_per_image(samples.mean(1), data.images, data.context).mean())
 
 
 def learning_curve(kind: str, params: Params, test, device):

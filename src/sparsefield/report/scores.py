@@ -1,18 +1,16 @@
 """Per-image PSNRs the report recomputes from samples.h5, for the paired-bootstrap differences.
 
 metrics.csv holds only means over images; a paired interval needs each image's value. They are
-computed here through the package's one PSNR path (`sparsefield.metrics.psnr_per_image`) on the
-same missing pixels (`sparsefield.data.masks.dense_masks` of the fixed context) as the scorer.
+computed here through the package's one PSNR path (`sparsefield.metrics.missing_psnr_per_image`) on
+the same missing pixels (`sparsefield.data.masks.observed_pixels` of the fixed context) as the scorer.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import torch
 
-from sparsefield.data.masks import dense_masks
-from sparsefield.metrics import psnr_per_image
+from sparsefield.metrics import missing_psnr_per_image
 
 HEADLINE_ESTIMATORS = ("posterior_mean", "mean")  # an approach's headline estimate: the first it has
 
@@ -22,11 +20,6 @@ def headline_estimate(samples) -> tuple[str, np.ndarray]:
     if "posterior_mean" in samples.extras:
         return "posterior_mean", samples.extras["posterior_mean"]
     return "mean", samples.mean
-
-
-def observed_pixels(context: np.ndarray, height: int, width: int) -> np.ndarray:
-    """(N, H, W) bool: the context pixels of flat indices (N, Kc)."""
-    return dense_masks(torch.from_numpy(np.asarray(context, dtype=np.int64)), height, width)[:, 0].numpy()
 
 
 def unit_images(images: np.ndarray) -> np.ndarray:
@@ -44,6 +37,5 @@ def missing_psnr(prediction: np.ndarray, images: np.ndarray, context: np.ndarray
         index: (N,) positions of the predicted images in the test split.
     """
     index = np.asarray(index, dtype=np.int64)
-    truth = unit_images(images[index])
-    observed = observed_pixels(context[index], *truth.shape[1:3])
-    return pd.Series(psnr_per_image(prediction, truth, ~observed), index=pd.Index(index, name="image"))
+    per_image = missing_psnr_per_image(prediction, images[index], context[index])
+    return pd.Series(per_image, index=pd.Index(index, name="image"))

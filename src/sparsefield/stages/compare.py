@@ -16,14 +16,14 @@ import numpy as np
 import pandas as pd
 
 from sparsefield.data.images import read_images
-from sparsefield.data.masks import read_masks
+from sparsefield.data.masks import observed_pixels, read_masks
 from sparsefield.data.tiles import linear_rgb, paired_test_tiles
 from sparsefield.io import atomic_path
 from sparsefield.report.bootstrap import N_BOOT, SEED, Differences, differences_to
 from sparsefield.report.figures import nfe_figure, reconstruction_figure, save_figure, shown_images
 from sparsefield.report.learning import learning_curves, learning_markdown
 from sparsefield.report.lowlight import lowlight_figure, lowlight_markdown, lowlight_shown
-from sparsefield.report.scores import headline_estimate, missing_psnr, observed_pixels, unit_images
+from sparsefield.report.scores import headline_estimate, missing_psnr, unit_images
 from sparsefield.report.tables import best_classical, classical_by_approach, markdown_tables
 from sparsefield.samples import read_samples
 from sparsefield.scoring import COLUMNS
