@@ -108,7 +108,7 @@ class _Run:
         self.model, self.device, self.path, self.settings = model.to(device).train(), device, path, settings
         self.ema = copy.deepcopy(model).eval().requires_grad_(False)
         self.optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-        self.step, self.seconds, self.loss, self.consistent = 0, 0.0, float("nan"), True
+        self.step, self.seconds, self.loss, self.consistent, self.failed = 0, 0.0, float("nan"), True, False
         if path.exists():
             self._resume(steps)
         self.saved = self.step
@@ -159,6 +159,7 @@ class _Run:
             if not math.isfinite(number):
                 kept = f"the last good checkpoint (step {self.saved}) is kept at {self.path}"
                 kept = kept if self.path.exists() else "no checkpoint was written yet"
+                self.failed = True  # never write a checkpoint after this
                 raise FloatingPointError(f"train: {name} is {number} at step {self.step + 1}; {kept}; "
                                          "lower lr or check the data")  # fmt: skip
         self.consistent = False  # weights, EMA and step disagree until the end of this block
@@ -229,18 +230,14 @@ def train(*, model: nn.Module, config: dict, loss_fn, dataset, out_dir: str | os
     log = CsvLog(out_dir / "train_log.csv", keep_through=start)
     bar = tqdm(total=steps, initial=start, disable=not (progress and sys.stderr.isatty()), desc="train")
     max_norm = grad_clip if grad_clip > 0 else math.inf
-    eval_seconds, examples, t_prev, logged, failed = 0.0, 0, time.perf_counter(), start, False
+    eval_seconds, examples, t_prev, logged = 0.0, 0, time.perf_counter(), start
     try:
         for n, batch in zip(range(start + 1, stop + 1), loader, strict=True):
             indices = batch_indices(len(dataset), batch_size, seed, step=n)  # the loader's batch, recomputed
             noise = SampleNoise([seed_of(seed, n, i) for i in indices], device)
             rate = lr_at(n, lr=lr, warmup=warmup, steps=steps)
-            try:
-                row = run.update(loss_fn, _to_device(batch, device), noise, rate=rate, max_norm=max_norm,
-                                 ema_decay=ema_decay_at(n, ema_decay))  # fmt: skip
-            except FloatingPointError:
-                failed = True  # never write a checkpoint after this
-                raise
+            row = run.update(loss_fn, _to_device(batch, device), noise, rate=rate, max_norm=max_norm,
+                             ema_decay=ema_decay_at(n, ema_decay))  # fmt: skip
             now = time.perf_counter()  # the whole step: data, compute, the previous row's log and checkpoint
             run.seconds += now - t_prev
             examples += len(indices)
@@ -256,7 +253,7 @@ def train(*, model: nn.Module, config: dict, loss_fn, dataset, out_dir: str | os
             if checkpoint_every > 0 and n % checkpoint_every == 0:
                 run.save()
     except BaseException:
-        if run.consistent and not failed and logged == run.step > run.saved:  # Ctrl-C, an error in a loss, ...
+        if run.consistent and not run.failed and logged == run.step > run.saved:  # Ctrl-C, an error in a loss, ...
             run.save()
         raise
     finally:
