@@ -16,10 +16,10 @@ HEADLINE_ESTIMATORS = ("posterior_mean", "mean")  # an approach's headline estim
 
 
 def headline_estimate(samples) -> tuple[str, np.ndarray]:
-    """(estimator, (N, H, W, C)) of a `Samples`: the model's posterior mean where it has one, else the mean of K."""
-    if "posterior_mean" in samples.extras:
-        return "posterior_mean", samples.extras["posterior_mean"]
-    return "mean", samples.mean
+    """(estimator, (N, H, W, C)) of a `Samples`: the first of HEADLINE_ESTIMATORS it holds."""
+    arrays = {"posterior_mean": samples.extras.get("posterior_mean"), "mean": samples.mean}
+    estimator = next(name for name in HEADLINE_ESTIMATORS if arrays[name] is not None)
+    return estimator, arrays[estimator]
 
 
 def unit_images(images: np.ndarray) -> np.ndarray:

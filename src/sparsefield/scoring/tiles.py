@@ -22,8 +22,7 @@ from sparsefield.baselines.lowlight import SPACES, to_srgb
 from sparsefield.data.tiles import linear_rgb
 from sparsefield.metrics import image_metrics
 
-TRANSFORMS = {"linear": np.asarray, "srgb": to_srgb}
-assert tuple(TRANSFORMS) == SPACES
+TRANSFORMS = dict(zip(SPACES, (np.asarray, to_srgb), strict=True))  # linear RGB as stored; after the sRGB curve
 
 
 def scheme_of(ratio: float) -> str:
