@@ -15,7 +15,7 @@ def benchmark(repo_root, name):
 
 def test_every_benchmark_is_covered(repo_root):
     assert {p.stem for p in (repo_root / "benchmarks").glob("*.py")} == {"masks", "demosaic", "train_throughput",
-                                                                         "mean_of_k"}  # fmt: skip
+                                                                         "mean_of_k", "ddo_blur"}  # fmt: skip
 
 
 def test_masks_benchmark_runs(repo_root, capsys):
@@ -35,6 +35,13 @@ def test_train_throughput_benchmark_runs(repo_root, monkeypatch, capsys):
     assert all(value > 0 for value in medians.values()) and "ratio full loop / bare" in capsys.readouterr().out
 
 
+def test_train_throughput_benchmark_runs_a_ddo_approach(repo_root, monkeypatch, capsys):
+    monkeypatch.chdir(repo_root)
+    medians = benchmark(repo_root, "train_throughput").main(
+        ["--approach", "ddo", "--steps", "1", "--repeats", "1", "--threads", "1", "--side-by-side", "0"])  # fmt: skip
+    assert all(value > 0 for value in medians.values()) and "ddo (config/config.yaml)" in capsys.readouterr().out
+
+
 def test_mean_of_k_benchmark_names_a_missing_model(repo_root, monkeypatch, tmp_path):
     monkeypatch.chdir(repo_root)
     module = benchmark(repo_root, "mean_of_k")
@@ -48,3 +55,8 @@ def test_mean_of_k_benchmark_names_a_missing_model(repo_root, monkeypatch, tmp_p
         module.main(["flow_matching"])
     with pytest.raises(SystemExit, match="is not a learned field approach"):
         module.main(["linear"])
+
+
+def test_ddo_blur_benchmark_caps_below_no_blur(repo_root, capsys):
+    rows = benchmark(repo_root, "ddo_blur").main(["--images", "4", "--blur-min", "0.05", "0"])
+    assert rows[("test", 0.05)] < rows[("test", 0.0)] and "σ_min" in capsys.readouterr().out

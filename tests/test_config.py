@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from sparsefield.config import ConfigError, approach_params, needs_gpu, validate_config
-from sparsefield.methods import field
+from sparsefield.methods import ddo, field
 from sparsefield.params import field_names
 from sparsefield.registry import KINDS, load
 
@@ -43,12 +43,31 @@ def test_schema_kinds_are_the_registry(schema):
 
 def test_schema_and_the_field_dataclasses_name_the_same_keys(schema):
     """The schema checks shape, the dataclass names the keys: they must agree key for key."""
-    learned = yaml.safe_load(schema.read_text())["$defs"]["learned"]["properties"]
+    defs = yaml.safe_load(schema.read_text())["$defs"]
+    learned = defs["learned"]["properties"]
     assert set(learned) == field_names(field.Params)
     for section, cls in (("train", field.Train), ("evaluation", field.Curve), ("sample", field.Sample)):
-        assert set(learned[section]["properties"]) == field_names(cls), section
+        assert learned[section] == {"$ref": f"#/$defs/{section}"}, section
+        assert set(defs[section]["properties"]) == field_names(cls), section
     assert set(learned["model"]["properties"]) == field_names(field.Model)
     assert set(learned["model"]["properties"]["backbone"]["properties"]) == field_names(field.Backbone)
+
+
+def test_schema_and_the_ddo_dataclasses_name_the_same_keys(schema):
+    defs = yaml.safe_load(schema.read_text())["$defs"]
+    params = defs["ddo"]["properties"]
+    assert set(params) == field_names(ddo.Params)
+    assert set(defs["ddo_sample"]["properties"]) == field_names(ddo.Sample)
+    assert set(params["model"]["properties"]) == field_names(ddo.Model)
+    assert set(params["model"]["properties"]["backbone"]["properties"]) == field_names(ddo.Backbone)
+
+
+def test_ddo_backbone_defaults_are_the_fno_unets():
+    from sparsefield.nn.fno_unet import FNOUNet
+
+    signature = inspect.signature(FNOUNet).parameters
+    for name in field_names(ddo.Backbone):
+        assert getattr(ddo.Backbone(), name) == signature[name].default, name
 
 
 def test_backbone_defaults_are_the_perceivers():
@@ -88,6 +107,12 @@ def test_unknown_sampler_names_the_key(repo_root, schema):
         validate_config(config, schema)
 
 
+def test_residual_ddo_without_a_prior_names_the_key(config, schema):
+    del config["approaches"]["ddo"]["prior"]
+    with pytest.raises(ConfigError, match=r"approaches\.ddo\.prior: missing; .*add `prior: biharmonic`"):
+        validate_config(config, schema)
+
+
 def broken(config, path, value):
     config = copy.deepcopy(config)
     *parents, last = path
@@ -120,6 +145,11 @@ def broken(config, path, value):
         (["approaches", "flow_matching", "params", "objective"], {"t_epss": 0.1}, r"params\.objective"),
         (["approaches", "flow_matching", "params", "model", "backbone", "n_latent"], 8, r"backbone"),
         (["threads"], {"train": 0}, r"threads\.train"),
+        (["approaches", "ddo", "prior"], "kriging", r"approaches\.ddo\.prior: 'kriging' is not one of"),
+        (["approaches", "flow_matching", "prior"], "biharmonic", r"approaches\.flow_matching\.prior: this approach"),
+        (["approaches", "ddo_plain", "prior"], "biharmonic", r"approaches\.ddo_plain\.prior: this approach reads"),
+        (["approaches", "ddo", "params", "loss"], "context", r"approaches\.ddo\.params\.loss: 'context'"),
+        (["approaches", "ddo", "params", "objective"], {"prediction": "v"}, r"params\.objective\.prediction"),
     ],
 )
 def test_rejections_name_the_key(config, schema, path, value, message):

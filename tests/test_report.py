@@ -37,10 +37,19 @@ def test_learning_table_reports_gain_and_first_crossing():
     logs = {"b_never": log([20.0, 20.5, 21.0], 22.0), "a_crosses": log([21.0, 23.2, 23.1], 22.0)}
     table = learning_markdown(logs, {"a_crosses": 23.0, "b_never": 23.0})
     lines = [line for line in table.splitlines() if line.startswith("| ")]
-    assert lines[0] == ("| approach | step 10 | step 20 | step 30 | normconv, same images | last − normconv"
+    assert lines[0] == ("| approach | step 10 | step 20 | step 30 | classical start, same images | last − start"
                         " | best classical | crosses at |")  # fmt: skip
     assert lines[1] == "| a_crosses | 21.00 | 23.20 | 23.10 | 22.00 | +1.10 | 23.00 | 20 |"
     assert lines[2] == "| b_never | 20.00 | 20.50 | 21.00 | 22.00 | -1.00 | 23.00 | – |"
+
+
+def test_learning_table_of_the_posterior_mean_when_logged():
+    with_mean = log([21.0, 22.0], 21.5)
+    with_mean.loc[with_mean.test_psnr_missing.notna(), "test_psnr_posterior_mean"] = [21.8, 22.4]
+    table = learning_markdown({"a": with_mean, "b": log([20.0, 20.5], 21.5)}, {})
+    assert "## Learning curves (posterior-mean test PSNR" in table
+    section = table.split("posterior-mean test PSNR")[1]
+    assert "| a | 21.80 | 22.40 | 21.50 | +0.90 |" in section and "| b |" not in section
 
 
 def test_learning_table_without_a_classical_line():
@@ -164,6 +173,19 @@ def test_best_classical_ignores_sampled_approaches():
 def test_markdown_without_classical_rows_has_no_difference_column():
     text = markdown_tables(rows("learned", LEARNED))
     assert "## toy · s (8 test images)" in text and "Δ PSNR vs" not in text.split("## toy")[1]
+
+
+def test_by_region_table_lists_learned_approaches_only():
+    regions = {("psnr", region, estimator): value for estimator, base in (("posterior_mean", 26.0), ("mean", 24.0))
+               for region, value in (("query", base), ("remaining", base - 1), ("full", base + 2))}  # fmt: skip
+    table = pd.concat([rows("classical", {**CLASSICAL, ("psnr", "query", "mean"): 25.0}),
+                       rows("learned", {**LEARNED, **regions})])  # fmt: skip
+    section = markdown_tables(table).split("### By region (learned approaches)")[1]
+    lines = [line for line in section.splitlines() if line.startswith("| ")]
+    assert lines[0] == ("| approach | query (posterior mean) | remaining (posterior mean) | full (posterior mean) "
+                        "| query (mean of K) | remaining (mean of K) | full (mean of K) |")  # fmt: skip
+    assert lines[1:] == ["| learned | 26.00 | 25.00 | 28.00 | 24.00 | 23.00 | 26.00 |"]
+    assert "By region" not in markdown_tables(rows("classical", CLASSICAL)).split("## toy")[1]
 
 
 def test_lowlight_table_and_figure(tmp_path):

@@ -16,16 +16,17 @@ from torch import nn
 
 from sparsefield.data.fields import FieldBatch
 from sparsefield.nn.precond import ResidualDenoiser, bind
+from sparsefield.objectives.blurring import BlurringDiffusion
 from sparsefield.objectives.denoiser import X0Denoiser
 from sparsefield.objectives.flow import FlowMatching
 from sparsefield.objectives.score import VPScore
 from sparsefield.registry import KINDS, load
 from sparsefield.rng import SampleNoise, seed_of
-from sparsefield.sampling import ddpm, flow, vp
+from sparsefield.sampling import blurring, ddpm, flow, vp
 from sparsefield.sampling.schedules import cosine_alpha_bar, strided_timesteps, uniform_grid, vp_alpha_sigma
 from sparsefield.sampling.solvers import CountCalls, ddim_update, ddpm_posterior, euler, euler_maruyama, heun
 
-SAMPLING = {VPScore: vp, X0Denoiser: ddpm, FlowMatching: flow}
+SAMPLING = {VPScore: vp, X0Denoiser: ddpm, FlowMatching: flow, BlurringDiffusion: blurring}
 
 
 def sample(obj, D, batch: FieldBatch, noise, *, steps: int, sampler: str):

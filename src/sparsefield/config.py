@@ -80,6 +80,9 @@ def validate_config(config: dict, schema_path: str | os.PathLike) -> dict:
                     f"'{approach['kind']}'; use one of {list(KINDS[approach['kind']].samplers)}"
                 )
         if KINDS[approach["kind"]].reads == "tiles":
+            if "prior" in approach:
+                raise ConfigError(f"config key approaches.{name}.prior: a prior is an estimate from an image's "
+                                  "fixed context pixels; an approach on raw tiles has none, remove it")  # fmt: skip
             _check_lowlight(name, approach, config["rawsets"])
             continue
         for key, known in (("dataset", config["datasets"]), ("scheme", config["schemes"])):
@@ -90,7 +93,15 @@ def validate_config(config: dict, schema_path: str | os.PathLike) -> dict:
                 )
     for name, entry in config["rawsets"].items():
         _check_rawset(name, entry)
-    approach_params(config)  # every approach's params bind to its family's Params
+    for name, params in approach_params(config).items():  # every approach's params bind to its family's Params
+        reads = params.reads_prior() if hasattr(params, "reads_prior") else False  # the family's own rule
+        given = "prior" in config["approaches"][name]
+        if reads and not given:
+            raise ConfigError(f"config key approaches.{name}.prior: missing; model.residual models the residual "
+                              "around a prior: add `prior: biharmonic`, or set model.residual: false")  # fmt: skip
+        if given and not reads:
+            raise ConfigError(f"config key approaches.{name}.prior: this approach reads no prior (its kind, or "
+                              "model.residual: false); remove the key")  # fmt: skip
     return config
 
 

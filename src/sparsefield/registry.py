@@ -72,6 +72,16 @@ KINDS: dict[str, Kind] = {
         sampling="sparsefield.sampling.flow",
         samplers=("euler", "heun"),
     ),  # fmt: skip
+    "ddo": Kind(
+        "images",
+        "sparsefield.methods.ddo",
+        _MASKS,
+        "conditional FNO-UNet operator, blurring diffusion in function space (GRF noise); ancestral per DCT mode",
+        learned=True,
+        objective="sparsefield.objectives.blurring:BlurringDiffusion",
+        sampling="sparsefield.sampling.blurring",
+        samplers=("ancestral", "ancestral_x0"),
+    ),  # fmt: skip
     "amplify": Kind("tiles", _LOWLIGHT, _TILES, "short exposure x exposure ratio, clipped"),
     "amplify_denoise": Kind("tiles", _LOWLIGHT, _TILES, "amplify, then a scikit-image denoiser (NL-means / wavelet)"),
 }

@@ -81,7 +81,7 @@ def test_single_target_builds_only_its_ancestors(workdir):
 def test_dag_runs_and_scores(built):
     table = pd.read_csv(built / "results/comparison.csv")
     assert list(table.columns) == ["approach", "dataset", "scheme", "metric", "region", "estimator", "value"]
-    assert set(table.approach) == {"nearest", "linear", "biharmonic", "linear_io", "flow_tiny"} | LOWLIGHT
+    assert set(table.approach) == {"nearest", "linear", "biharmonic", "linear_io", "flow_tiny", "ddo_tiny"} | LOWLIGHT
     psnr = table[(table.metric == "psnr") & (table.estimator == "mean")].set_index(["approach", "region"])["value"]
     for approach in ("nearest", "linear", "biharmonic"):
         assert psnr[(approach, "context")] == float("inf")  # context pixels kept as observed
@@ -117,10 +117,26 @@ def test_learned_approach_end_to_end(built):
     assert log.loss_query.notna().all() and (log.loss_query == log.loss).all()  # every output is a query pixel
     assert (built / "results/flow_tiny/nfe_sweep.csv").exists()  # the sweep is a job of its own
     sweep = pd.read_csv(built / "results/nfe_sweep.csv")
-    assert set(sweep.sampler) == {"euler", "heun"} and (sweep.approach == "flow_tiny").all()
+    flow = sweep[sweep.approach == "flow_tiny"]
+    assert set(flow.sampler) == {"euler", "heun"} and set(sweep.approach) == {"flow_tiny", "ddo_tiny"}
     assert not list((built / "results/flow_tiny").glob("run-*"))  # checkpoints removed after success
     markdown = (built / "results/comparison.md").read_text()
     assert "## Learning curves" in markdown and "| flow_tiny | " in markdown.split("## Learning curves")[1]
+
+
+def test_ddo_end_to_end(built):
+    """The DDO family on the dense grid: the prior computed once, both losses logged, 2x grid, both samplers."""
+    rows = pd.read_csv(built / "results/ddo_tiny/metrics.csv").set_index(["metric", "region", "estimator"])["value"]
+    assert rows[("psnr", "context", "mean")] == float("inf")  # observed pixels kept as observed
+    for estimator in ("mean", "posterior_mean", "sample"):
+        assert 5 < rows[("psnr", "missing", estimator)] < 40
+    assert 5 < rows[("psnr", "full_2x", "mean")] < 40 and ("psnr", "full_2x", "bicubic") in rows.index
+    log = pd.read_csv(built / "results/ddo_tiny/train_log.csv")
+    assert {"loss_query", "loss_full", "test_psnr_posterior_mean"} <= set(log.columns) and len(log) == 4
+    assert (log.loss == log.loss_full).all()  # loss: full
+    sweep = pd.read_csv(built / "results/ddo_tiny/nfe_sweep.csv")
+    assert set(sweep.sampler) == {"ancestral", "ancestral_x0"}
+    assert (built / "results/priors/builtin/cq_10_10/biharmonic.h5").exists()
 
 
 def test_raw_set_end_to_end(built):
@@ -166,7 +182,8 @@ def test_code_edit_reruns_exactly_the_affected_jobs(built):
     code = "\nLIMIT = 1  # an edit that changes the code\n"
     with edited(built / "src/sparsefield/baselines/interpolation.py", lambda text: text + code):
         plan = job_counts(snakemake(built, "-n"))
-    assert plan == {"reconstruct": 4, "evaluate": 4, "compare": 1, "all": 1}  # the classical approaches on images
+    # the classical approaches on images, and the biharmonic prior with the DDO approach that reads it
+    assert plan == {"prior": 1, "train": 1, "reconstruct": 5, "sweep": 1, "evaluate": 5, "compare": 1, "all": 1}
 
 
 def test_lowlight_code_edit_reruns_only_the_lowlight_jobs(built):

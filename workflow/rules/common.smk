@@ -27,6 +27,7 @@ ON_TILES = approaches_where(APPROACHES, reads="tiles")  # scored on a raw set's 
 RAWSETS = config["rawsets"]
 BUILTIN_RAWSETS = sorted(name for name, entry in RAWSETS.items() if entry["kind"] == "builtin")
 THREADS = config["threads"]
+PRIORS = sorted({entry["prior"] for entry in APPROACHES.values() if "prior" in entry})  # classical estimates read
 GPU = needs_gpu(config["device"])  # 0 on a CPU device: CPU trainings then run side by side
 
 if GPU and LEARNED and workflow.local_exec and "gpu" not in workflow.resource_settings.resources:
@@ -106,7 +107,10 @@ def reads_files(name):
     entry = APPROACHES[name]
     if KINDS[entry["kind"]].reads == "tiles":
         return {"metadata": f"results/tiles/{entry['rawset']}/metadata.json"}
-    return {"data": data_file(entry["dataset"]), "masks": masks_file(entry["dataset"], entry["scheme"])}
+    files = {"data": data_file(entry["dataset"]), "masks": masks_file(entry["dataset"], entry["scheme"])}
+    if "prior" in entry:
+        files["prior"] = f"results/priors/{entry['dataset']}/{entry['scheme']}/{entry['prior']}.h5"
+    return files
 
 
 def approach_inputs(wildcards):

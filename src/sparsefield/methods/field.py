@@ -27,6 +27,8 @@ import functools
 import time
 from dataclasses import asdict, dataclass, field
 
+from sparsefield.methods.learned import Curve, Sample, Train, objective
+
 JOINT, QUERY, HIRES = 0, 1, 2  # sampling tasks: separate noise streams
 
 
@@ -54,44 +56,6 @@ class Model:
 
 
 @dataclass(frozen=True)
-class Train:
-    """The training loop's settings (`sparsefield.train.train`)."""
-
-    steps: int
-    batch_size: int
-    lr: float
-    weight_decay: float = 0.0
-    warmup: int = 100
-    ema_decay: float = 0.999
-    grad_clip: float = 1.0
-    checkpoint_every: int = 500
-    num_workers: int = 0
-
-
-@dataclass(frozen=True)
-class Curve:
-    """The learning curve: every `every` steps, K = `k` samples of the first `images` test images."""
-
-    every: int
-    images: int
-    k: int
-    steps: int
-    sampler: str
-
-
-@dataclass(frozen=True)
-class Sample:
-    """Sampling the test split (the reconstruct and sweep stages only: an edit here never retrains)."""
-
-    sampler: str
-    steps: int
-    n_samples: int
-    sweep_nfe: tuple[int, ...] = (5, 10, 20, 50)
-    sweep_images: int = 32
-    batch_size: int = 64
-
-
-@dataclass(frozen=True)
 class Params:
     model: Model
     train: Train
@@ -99,17 +63,6 @@ class Params:
     sample: Sample | None = None  # None in the train stage, which never sees the sampling settings
     seed: int = 0
     objective: dict = field(default_factory=dict)  # keyword arguments of the kind's objective class
-
-
-def objective(kind: str, params: Params):
-    """The kind's objective (its noise process), built from `params.objective`."""
-    from sparsefield.registry import KINDS, load
-
-    cls = load(KINDS[kind].objective)
-    try:
-        return cls(**params.objective)
-    except TypeError as err:
-        raise ValueError(f"params.objective: {err}; see {cls.__module__}.{cls.__name__}") from None
 
 
 def normconv_prior(batch):

@@ -2,7 +2,9 @@
 
 Input: each approach's train_log.csv, whose evaluated steps carry `test_psnr_missing` (mean-of-K
 PSNR of the learning curve's sampler on the first `evaluation.images` test images) and
-`classical_psnr` (normconv, the estimate a residual model starts from, on exactly those images).
+`classical_psnr` (the classical estimate a residual model starts from — normconv, or the approach's
+prior — on exactly those images); a family that has a one-NFE posterior mean also logs
+`test_psnr_posterior_mean`.
 """
 
 from __future__ import annotations
@@ -13,18 +15,18 @@ from sparsefield.report.figures import new_figure
 from sparsefield.report.tables import cell
 
 
-def _curves(logs: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+def _curves(logs: dict[str, pd.DataFrame], column: str = "test_psnr_missing") -> dict[str, pd.DataFrame]:
     """approach -> its evaluated rows; approaches without any evaluation (yet) are left out."""
     curves = {}
     for name, log in sorted(logs.items()):
-        points = log.dropna(subset=["test_psnr_missing"]) if "test_psnr_missing" in log else log.iloc[:0]
+        points = log.dropna(subset=[column]) if column in log else log.iloc[:0]
         if len(points):
             curves[name] = points
     return curves
 
 
 def learning_curves(logs: dict[str, pd.DataFrame], classical: dict[str, float]):
-    """Figure: one line per learned approach (dashed: its normconv start; dotted: best classical).
+    """Figure: one line per learned approach (dashed: its classical start; dotted: best classical).
 
     Args:
         logs: approach -> its train_log.csv (rows with test_psnr_missing are plotted).
@@ -40,34 +42,42 @@ def learning_curves(logs: dict[str, pd.DataFrame], classical: dict[str, float]):
             ax.axhline(classical[name], color=color, linestyle=":", linewidth=0.8)
     ax.set_xlabel("training step")
     ax.set_ylabel("test PSNR, missing pixels (dB)")
-    ax.set_title("learning curves (dashed: normconv start on the same images; dotted: best classical)", fontsize=8)
+    ax.set_title("learning curves (dashed: classical start on the same images; dotted: best classical)", fontsize=8)
     ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
 
 
 def learning_markdown(logs: dict[str, pd.DataFrame], classical: dict[str, float]) -> str:
-    """The learning curves as a table: test PSNR on missing pixels at every evaluated step.
+    """The learning curves as tables: test PSNR on missing pixels at every evaluated step.
 
-    Each approach's row also gives normconv (the estimate a residual model starts from) on the same
-    test images, the gain of the last evaluation over it, and the first step at or above the best
-    classical baseline's table PSNR (`–`: never crossed). The curve is scored on the first
+    Each approach's row also gives its classical start (the estimate a residual model starts from)
+    on the same test images, the gain of the last evaluation over it, and the first step at or above
+    the best classical baseline's table PSNR (`–`: never crossed). The curve is scored on the first
     `evaluation.images` test images and the table on `evaluation.n_images`: the curve's own
-    reference is the normconv column, on exactly its images.
+    reference is the classical-start column, on exactly its images. A second table gives the
+    posterior mean's curve for the approaches that log one.
     """
-    curves = _curves(logs)
+    text = _learning_table(logs, classical, "test_psnr_missing", "mean-of-K test PSNR")
+    if _curves(logs, "test_psnr_posterior_mean"):
+        text += _learning_table(logs, classical, "test_psnr_posterior_mean", "posterior-mean test PSNR")
+    return text
+
+
+def _learning_table(logs, classical, column: str, what: str) -> str:
+    curves = _curves(logs, column)
     steps = sorted({int(step) for points in curves.values() for step in points.step})
-    lines = ["", "## Learning curves (mean-of-K test PSNR, missing pixels, dB)", ""]
+    lines = ["", f"## Learning curves ({what}, missing pixels, dB)", ""]
     lines.append("| approach | " + " | ".join(f"step {step}" for step in steps)
-                 + " | normconv, same images | last − normconv | best classical | crosses at |")  # fmt: skip
+                 + " | classical start, same images | last − start | best classical | crosses at |")  # fmt: skip
     lines.append("|---|" + "---:|" * (len(steps) + 4))
     for name, points in curves.items():
-        at = dict(zip(points.step.astype(int), points.test_psnr_missing, strict=True))
+        at = dict(zip(points.step.astype(int), points[column], strict=True))
         start = float(points.classical_psnr.iloc[0])
         line = classical.get(name, float("nan"))
-        crossed = points[points.test_psnr_missing >= line].step
+        crossed = points[points[column] >= line].step
         cells = [cell(at.get(step, float("nan")), 2) for step in steps]
-        cells += [cell(start, 2), f"{points.test_psnr_missing.iloc[-1] - start:+.2f}", cell(line, 2),
+        cells += [cell(start, 2), f"{points[column].iloc[-1] - start:+.2f}", cell(line, 2),
                   str(int(crossed.iloc[0])) if len(crossed) else "–"]  # fmt: skip
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -52,6 +52,12 @@ DETAIL = [
     Column("train_seconds", "-", "-", "train s", 0),
 ]
 
+BY_REGION = [
+    Column(metric, region, estimator, f"{region} ({label})", 2)
+    for estimator, label in (("posterior_mean", "posterior mean"), ("mean", "mean of K"))
+    for metric, region in (("psnr", "query"), ("psnr", "remaining"), ("psnr", "full"))
+]
+
 INTRO = """# sparsefield comparison
 
 One section per (dataset, scheme): only approaches that saw the same test images with the same fixed
@@ -84,7 +90,11 @@ by the headline PSNR (posterior mean where the approach has one, else mean of K)
 pixels; `remaining` = neither context nor query; `full` = the whole image. SSIM is torchmetrics'
 (Gaussian 11×11, σ = 1.5). *query (sampled alone)*: samples drawn at the query pixels alone.
 2×: PSNR on the grid of twice the resolution against the true 2× test images — an approach's own
-prediction there (learned fields), or bicubic upsampling of its H×W prediction."""
+prediction there (learned approaches), or bicubic upsampling of its H×W prediction.
+
+**By region** (learned approaches; seed 000's ablation): PSNR of the posterior mean and of the mean
+of K on the query pixels, the remaining ones and the full image. The context region is not a column:
+every approach keeps the observed pixels as observed (PSNR ∞ there)."""
 
 
 def cell(value, digits: int) -> str:
@@ -197,6 +207,20 @@ def detail_table(group: pd.DataFrame) -> list[str]:
     return lines
 
 
+def region_table(group: pd.DataFrame) -> list[str]:
+    """Markdown lines of the by-region table of the learned approaches (NFE > 0), or [] when there are none."""
+    values = _indexed(group)
+    learned = [name for name in approach_order(group) if values.get((name, "nfe", "-", "-"), 0) > 0]
+    columns = _present(values, BY_REGION)
+    if not learned or not columns:
+        return []
+    lines = ["| approach | " + " | ".join(col.title for col in columns) + " |", "|---|" + "---:|" * len(columns)]
+    for name in learned:
+        cells = [cell(values.get((name, *col[:3]), np.nan), col.digits) for col in columns]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def markdown_tables(table: pd.DataFrame, differences: dict[tuple[str, str], Differences] | None = None) -> str:
     """comparison.md's intro and, per (dataset, scheme), its headline and detailed tables.
 
@@ -213,6 +237,8 @@ def markdown_tables(table: pd.DataFrame, differences: dict[tuple[str, str], Diff
         lines += headline_table(group, differences.get((dataset, scheme)))
         lines += ["", "### Details (mean of K)", ""]
         lines += detail_table(group)
+        if regions := region_table(group):
+            lines += ["", "### By region (learned approaches)", "", *regions]
     return "\n".join(lines) + "\n"
 
 

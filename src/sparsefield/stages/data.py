@@ -1,7 +1,8 @@
 """What an approach reads, by its kind's `reads` (the registry): the rules hand over the same named inputs.
 
 reads "images"  inputs data (results/data/{dataset}.h5) and masks (results/masks/{dataset}/{scheme}.h5)
-                -> `data.sets.MaskedImages` of a split
+                -> `data.sets.MaskedImages` of a split; with input prior (results/priors/{dataset}/{scheme}/
+                {method}.h5, an approach's `prior:`) its classical estimate too
 reads "tiles"   input metadata (results/tiles/{rawset}/metadata.json)
                 -> train: the clean tiles (`TileDataset`); test: the validated noisy/clean pairs
 """
@@ -14,7 +15,12 @@ def read_split(reads: str, inputs, split: str):
     if reads == "images":
         from sparsefield.data.sets import read_masked
 
-        return read_masked(inputs["data"], inputs["masks"], split)
+        data = read_masked(inputs["data"], inputs["masks"], split)
+        if "prior" in inputs.keys():
+            from sparsefield.data.priors import read_prior
+
+            data.prior = read_prior(inputs["prior"], split, len(data.images))
+        return data
     if reads == "tiles":
         from sparsefield.data.tiles import TileDataset, paired_test_tiles
 

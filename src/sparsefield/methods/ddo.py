@@ -1,0 +1,289 @@
+"""Family `ddo` (kind ddo; seeds 000 and 001): conditional Denoising Diffusion Operators on the dense grid.
+
+An FNO-UNet (`nn.fno_unet`) conditioned on the zero-filled context image (`nn.context`) generates
+whole images by blurring diffusion in function space (`objectives.blurring`, sampler
+`sampling.blurring`). The generated variable is, in [−1, 1] units,
+
+    y = (x − prior) / sigma_data    residual: true (the approach's `prior:`, a classical estimate
+                                    computed once per dataset and scheme, also an input channel)
+    y = x / sigma_data              residual: false (the seeds' plain form)
+
+The DSM loss is per pixel and reduced over the supervised pixels (`objectives.masked`): loss "query"
+supervises the query pixels only (seed 000), "full" every pixel (seed 001); train_log.csv logs
+loss_query and loss_full for both.
+
+    Params          every key of an approach's `params:` (the config binds against it)
+    training        the training loop's arguments
+    build, load     the conditional FNO-UNet; a trained model.pt
+    batches, loss   the training set (whole images, dense masks, prior) and its MaskedLoss
+    reconstruct     K samples per test image on its grid (observed pixels kept), the posterior mean
+                    (x̂₀ at the first, noisiest step, averaged over the K starts) and, with the same
+                    weights, the mean of K samples on the 2× grid (context and mask nearest-upsampled,
+                    prior bicubic-upsampled: the same functions on the finer grid)
+    sweep           PSNR on missing pixels against NFE for both samplers
+
+Noise comes from one generator per (seed, image, sample, task): a result never depends on the batch.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+
+from sparsefield.methods import learned
+from sparsefield.methods.learned import Curve, Train, objective
+
+GRID, HIRES = 0, 2  # sampling tasks: separate noise streams
+LOSSES = ("query", "full")
+
+
+@dataclass(frozen=True)
+class Backbone:
+    """FNO-UNet sizes (`nn.fno_unet.FNOUNet`); channels follow the data, resolution the training grid."""
+
+    ch: int = 64
+    ch_mult: tuple[int, ...] = (1, 2, 2)
+    num_res_blocks: int = 2
+    modes: int = 16
+    dropout: float = 0.0
+
+
+@dataclass(frozen=True)
+class Model:
+    backbone: Backbone
+    conditioning: str = "encoder"  # "encoder" (seed 001's context encoder) or "concat" (its simple form)
+    residual: bool = True  # generate the residual around the approach's prior (false: the data itself)
+    sigma_data: float = 0.5  # std of the generated variable before scaling, in [−1, 1] units
+    features: int = 32  # context encoder channels
+    name: str = "fno_unet"
+
+
+@dataclass(frozen=True)
+class Sample(learned.Sample):
+    """The shared sampling settings, and the samples per image on the 2× grid (4× the pixels, ~5× the time)."""
+
+    n_samples_2x: int = 1
+
+
+@dataclass(frozen=True)
+class Params:
+    model: Model
+    train: Train
+    evaluation: Curve
+    sample: Sample | None = None
+    seed: int = 0
+    loss: str = "query"  # supervised pixels: "query" (seed 000) or "full" (seed 001)
+    objective: dict = field(default_factory=dict)  # keyword arguments of objectives.blurring.BlurringDiffusion
+
+    def reads_prior(self) -> bool:
+        """Whether the approach needs its `prior:` file (config checks it before any job)."""
+        return self.model.residual
+
+
+def build(model: Model, resolution: int = 32, channels: int = 3):
+    """The conditional FNO-UNet for images of side `resolution` (seed and global RNG: the caller's)."""
+    from sparsefield.nn.context import ConditionalDDO
+
+    backbone = dict(asdict(model.backbone), resolution=resolution)
+    return ConditionalDDO(backbone, conditioning=model.conditioning, prior=model.residual, channels=channels,
+                          features=model.features)  # fmt: skip
+
+
+def load(path, device="cpu"):
+    """Rebuild a trained network from model.pt (state_dict + the Model and resolution it was built for)."""
+    import torch
+
+    from sparsefield.params import bind
+
+    try:
+        checkpoint = torch.load(path, map_location=device, weights_only=True)
+        config = checkpoint["config"]
+        net = build(bind(Model, config["model"], "model"), config["resolution"], config["channels"])
+        net.load_state_dict(checkpoint["state_dict"])
+    except Exception as err:  # truncated, foreign or from other code: torch raises many types
+        message = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ValueError(f"{path}: not a model.pt of this family ({message}); delete it and retrain") from None
+    return net.to(device).eval()
+
+
+def _check(params: Params, data, where: str = "this approach") -> None:
+    if params.model.residual and data.prior is None:
+        raise ValueError(f"{where}: model.residual is true but the approach has no `prior:`; add "
+                         "`prior: biharmonic` beside its kind, or set model.residual: false")  # fmt: skip
+    if params.loss not in LOSSES:
+        raise ValueError(f"{where}: params.loss must be one of {LOSSES}, got {params.loss!r}")
+
+
+def batches(params: Params, data):
+    """Training items of `data` (`data.sets.MaskedImages` with its prior): whole images and dense masks."""
+    from sparsefield.data.grids import GridDataset
+
+    _check(params, data)
+    return GridDataset(data)
+
+
+def generated(batch, model: Model):
+    """y, the generated variable of a GridBatch (module docstring)."""
+    base = batch.images - batch.prior if model.residual else batch.images
+    return base / model.sigma_data
+
+
+def loss(kind: str, params: Params):
+    """loss_fn(net, batch, noise) -> MaskedLoss over the query pixels ("query") or every pixel ("full")."""
+    from sparsefield.objectives.masked import MaskedLoss
+
+    process, model = objective(kind, params), params.model
+
+    def loss_fn(net, batch, noise):
+        value = process.loss(net, generated(batch, model), batch, noise)  # (B, C, H, W)
+        weight = batch.query if params.loss == "query" else None
+        return MaskedLoss(value, weight, logged={"loss_query": batch.query, "loss_full": None})
+
+    return loss_fn
+
+
+def training(kind: str, params: Params, train, test, device) -> dict:
+    """The training loop's keyword arguments (`sparsefield.train.train`) for the train and test splits."""
+    from sparsefield.params import canonical
+
+    resolution, channels = train.images.shape[1], train.images.shape[3]
+    config = dict(model=canonical(params.model), resolution=resolution, channels=channels)
+    return dict(model=build(params.model, resolution, channels), config=config, loss_fn=loss(kind, params),
+                dataset=batches(params, train), eval_fn=learning_curve(kind, params, test, device),
+                eval_every=params.evaluation.every, seed=params.seed, **asdict(params.train))  # fmt: skip
+
+
+def _upsampled(batch, factor: int):
+    """The batch's conditioning on the grid `factor`× finer: the same functions of (y, x)."""
+    from torch.nn import functional as F
+
+    from sparsefield.data.grids import GridBatch
+
+    context = F.interpolate(batch.context, scale_factor=factor, mode="nearest")
+    images = F.interpolate(batch.context_image, scale_factor=factor, mode="nearest")
+    prior = None
+    if batch.prior is not None:
+        prior = F.interpolate(batch.prior, scale_factor=factor, mode="bicubic", align_corners=False).clamp(-1, 1)
+    return GridBatch(images, context, context.new_zeros(context.shape), prior)
+
+
+def sample_grid(kind, net, process, data, *, model: Model, task, sampler, steps, k, seed, batch_size, device,
+                factor: int = 1):  # fmt: skip
+    """K samples of every image of `data` on its grid (`factor` 2: on the 2× grid).
+
+    Returns: samples (N, K, fH, fW, C) in [0, 1] (observed pixels kept when factor 1), the posterior
+    mean (N, fH, fW, C), NFE per sample, seconds per image.
+    """
+    import functools
+
+    import numpy as np
+    import torch
+
+    from sparsefield.data.grids import grid_batch
+    from sparsefield.registry import KINDS, load
+    from sparsefield.rng import SampleNoise, seed_of
+
+    run = load(KINDS[kind].sampling).SAMPLERS[sampler]
+    n, channels = len(data.images), data.images.shape[3]
+    outputs, means, seconds, calls = [], [], 0.0, [0]
+    for start in range(0, n, batch_size):
+        rows = slice(start, start + batch_size)
+        prior = None if data.prior is None else data.prior[rows]
+        batch = grid_batch(data.images[rows], data.context[rows], data.query[rows], prior)
+        batch.images = batch.context_image  # the sampler never sees an unobserved pixel
+        if factor > 1:
+            batch = _upsampled(batch, factor)
+        batch = batch.to(device)
+        height, width = batch.context.shape[-2:]
+        repeated = type(batch)(*(None if v is None else v.repeat_interleave(k, 0) for v in
+                                 (batch.images, batch.context, batch.query, batch.prior)))  # fmt: skip
+        noise = SampleNoise([seed_of(seed, start + i, j, task) for i in range(len(batch)) for j in range(k)],
+                            device=device)  # fmt: skip
+
+        def D(z, t, repeated=repeated):
+            calls[0] += 1
+            return net(z, t, repeated)
+
+        def clip(y, prior=repeated.prior):  # x̂₀ into [−1, 1] in data units
+            base = prior if model.residual else 0.0
+            return ((base + model.sigma_data * y).clamp(-1, 1) - base) / model.sigma_data
+
+        tic = time.perf_counter()
+        y, first = run(D, process, functools.partial(noise.randn, channels, height, width), steps=steps, clip=clip)
+        seconds += time.perf_counter() - tic
+        for value, kept in ((y, outputs), (first, means)):
+            x = value * model.sigma_data + (repeated.prior if model.residual else 0.0)
+            x = ((x.clamp(-1, 1) + 1) / 2).view(len(batch), k, channels, height, width)
+            if factor == 1:  # the observed pixels as observed
+                observed = batch.context[:, None]
+                x = observed * (batch.images[:, None] + 1) / 2 + (1 - observed) * x
+            kept.append(x.permute(0, 1, 3, 4, 2).float().cpu())
+    nfe = calls[0] // max(1, -(-n // batch_size))
+    samples = torch.cat(outputs).numpy()
+    return samples, torch.cat(means).mean(1).numpy().astype(np.float32), nfe, seconds / max(n, 1)
+
+
+def missing_psnr(prediction, data) -> float:
+    """Mean over images of the PSNR of `prediction` (N, H, W, C) on the unobserved pixels."""
+    from sparsefield.metrics import missing_psnr_per_image
+
+    return float(missing_psnr_per_image(prediction, data.images, data.context).mean())
+
+
+def learning_curve(kind: str, params: Params, test, device):
+    """eval_fn(ema, step) -> test PSNR on missing pixels (mean of K samples, posterior mean) and the prior's."""
+    from sparsefield.baselines.normconv import reconstruct as normconv
+
+    _check(params, test)
+    process, curve = objective(kind, params), params.evaluation
+    test = test.first(curve.images)
+    start = test.prior if test.prior is not None else normconv(test.images / 255.0, test.context)
+    classical = missing_psnr(start, test)  # the classical estimate the model starts from
+    kw = dict(model=params.model, task=GRID, sampler=curve.sampler, steps=curve.steps, k=curve.k, seed=params.seed,
+              batch_size=len(test), device=device)  # fmt: skip
+
+    def eval_fn(ema, step):
+        samples, posterior_mean, _, _ = sample_grid(kind, ema, process, test, **kw)
+        return {
+            "test_psnr_missing": missing_psnr(samples.mean(1), test),
+            "test_psnr_posterior_mean": missing_psnr(posterior_mean, test),
+            "classical_psnr": classical,
+        }
+
+    return eval_fn
+
+
+def reconstruct(kind: str, params: Params, data, *, model, device, **_):
+    """K samples of every test image of `data` (MaskedImages) on its grid and on the 2× grid."""
+    from sparsefield.samples import Reconstruction
+
+    _check(params, data)
+    s, process = params.sample, objective(kind, params)
+    kw = dict(model=params.model, sampler=s.sampler, steps=s.steps, k=s.n_samples, seed=params.seed,
+              batch_size=s.batch_size, device=device)  # fmt: skip
+    samples, posterior_mean, nfe, seconds = sample_grid(kind, model, process, data, task=GRID, **kw)
+    extras = {"posterior_mean": posterior_mean}
+    if data.images_2x is not None:
+        kw.update(k=s.n_samples_2x)
+        extras["mean_2x"] = sample_grid(kind, model, process, data, task=HIRES, factor=2, **kw)[0].mean(1)
+    attrs = dict(nfe=nfe, seconds_per_image=seconds, sampler=s.sampler, steps=s.steps,
+                 params=sum(p.numel() for p in model.parameters()))  # fmt: skip
+    return Reconstruction(samples, attrs, extras)
+
+
+def sweep(kind: str, params: Params, data, *, model, device, **_) -> list[dict]:
+    """Mean-of-K PSNR on missing pixels against NFE for every sampler of the kind (first `sweep_images` images)."""
+    from sparsefield.registry import KINDS, load
+
+    s, process, sampling = params.sample, objective(kind, params), load(KINDS[kind].sampling)
+    data = data.first(s.sweep_images)
+    rows = []
+    for sampler in KINDS[kind].samplers:
+        for budget in s.sweep_nfe:
+            steps = sampling.steps_for_nfe(process, sampler, budget)
+            samples, _, nfe, seconds = sample_grid(kind, model, process, data, model=params.model, task=GRID,
+                                                   sampler=sampler, steps=steps, k=s.n_samples, seed=params.seed,
+                                                   batch_size=s.batch_size, device=device)  # fmt: skip
+            rows.append(dict(sampler=sampler, steps=steps, nfe=nfe, seconds_per_image=seconds,
+                             psnr_missing=missing_psnr(samples.mean(1), data)))  # fmt: skip
+    return rows
