@@ -91,19 +91,12 @@ def build(model: Model, resolution: int = 32, channels: int = 3):
 
 def load(path, device="cpu"):
     """Rebuild a trained network from model.pt (state_dict + the Model and resolution it was built for)."""
-    import torch
-
     from sparsefield.params import bind
 
-    try:
-        checkpoint = torch.load(path, map_location=device, weights_only=True)
-        config = checkpoint["config"]
-        net = build(bind(Model, config["model"], "model"), config["resolution"], config["channels"])
-        net.load_state_dict(checkpoint["state_dict"])
-    except Exception as err:  # truncated, foreign or from other code: torch raises many types
-        message = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise ValueError(f"{path}: not a model.pt of this family ({message}); delete it and retrain") from None
-    return net.to(device).eval()
+    def rebuild(config):
+        return build(bind(Model, config["model"], "model"), config["resolution"], config["channels"])
+
+    return learned.load_model(path, device, rebuild)
 
 
 def _check(params: Params, data, where: str = "this approach") -> None:
@@ -273,17 +266,12 @@ def reconstruct(kind: str, params: Params, data, *, model, device, **_):
 
 def sweep(kind: str, params: Params, data, *, model, device, **_) -> list[dict]:
     """Mean-of-K PSNR on missing pixels against NFE for every sampler of the kind (first `sweep_images` images)."""
-    from sparsefield.registry import KINDS, load
+    s, process = params.sample, objective(kind, params)
 
-    s, process, sampling = params.sample, objective(kind, params), load(KINDS[kind].sampling)
-    data = data.first(s.sweep_images)
-    rows = []
-    for sampler in KINDS[kind].samplers:
-        for budget in s.sweep_nfe:
-            steps = sampling.steps_for_nfe(process, sampler, budget)
-            samples, _, nfe, seconds = sample_grid(kind, model, process, data, model=params.model, task=GRID,
-                                                   sampler=sampler, steps=steps, k=s.n_samples, seed=params.seed,
-                                                   batch_size=s.batch_size, device=device)  # fmt: skip
-            rows.append(dict(sampler=sampler, steps=steps, nfe=nfe, seconds_per_image=seconds,
-                             psnr_missing=missing_psnr(samples.mean(1), data)))  # fmt: skip
-    return rows
+    def run(sampler, steps, data):
+        samples, _, nfe, seconds = sample_grid(kind, model, process, data, model=params.model, task=GRID,
+                                               sampler=sampler, steps=steps, k=s.n_samples, seed=params.seed,
+                                               batch_size=s.batch_size, device=device)  # fmt: skip
+        return samples, nfe, seconds
+
+    return learned.nfe_sweep(kind, params, data, run)

@@ -27,7 +27,7 @@ import functools
 import time
 from dataclasses import asdict, dataclass, field
 
-from sparsefield.methods.learned import Curve, Sample, Train, objective
+from sparsefield.methods.learned import Curve, Sample, Train, load_model, nfe_sweep, objective
 
 JOINT, QUERY, HIRES = 0, 1, 2  # sampling tasks: separate noise streams
 
@@ -84,18 +84,9 @@ def build(model: Model):
 
 def load(path, device="cpu"):
     """Rebuild a trained denoiser from model.pt (state_dict + the Model it was built from)."""
-    import torch
-
     from sparsefield.params import bind
 
-    try:
-        checkpoint = torch.load(path, map_location=device, weights_only=True)
-        denoiser = build(bind(Model, checkpoint["config"], "model"))
-        denoiser.load_state_dict(checkpoint["state_dict"])
-    except Exception as err:  # truncated, foreign or from other code: torch raises many types
-        message = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise ValueError(f"{path}: not a model.pt of this family ({message}); delete it and retrain") from None
-    return denoiser.to(device).eval()
+    return load_model(path, device, lambda config: build(bind(Model, config, "model")))
 
 
 def batches(params: Params, data):
@@ -229,17 +220,12 @@ def reconstruct(kind: str, params: Params, data, *, model, device, **_):
 
 def sweep(kind: str, params: Params, data, *, model, device, **_) -> list[dict]:
     """Mean-of-K PSNR on missing pixels against NFE for every sampler of the kind (first `sweep_images` images)."""
-    from sparsefield.registry import KINDS, load
+    s, process = params.sample, objective(kind, params)
 
-    s, process, sampling = params.sample, objective(kind, params), load(KINDS[kind].sampling)
-    data = data.first(s.sweep_images)
-    rows = []
-    for sampler in KINDS[kind].samplers:
-        for budget in s.sweep_nfe:
-            steps = sampling.steps_for_nfe(process, sampler, budget)
-            samples, _, nfe, seconds = joint_grid(kind, model, process, data, sampler=sampler, steps=steps,
-                                                  k=s.n_samples, seed=params.seed, batch_size=s.batch_size,
-                                                  device=device)  # fmt: skip
-            rows.append(dict(sampler=sampler, steps=steps, nfe=nfe, seconds_per_image=seconds,
-                             psnr_missing=missing_psnr(samples, data)))  # fmt: skip
-    return rows
+    def run(sampler, steps, data):
+        samples, _, nfe, seconds = joint_grid(kind, model, process, data, sampler=sampler, steps=steps,
+                                              k=s.n_samples, seed=params.seed, batch_size=s.batch_size,
+                                              device=device)  # fmt: skip
+        return samples, nfe, seconds
+
+    return nfe_sweep(kind, params, data, run)

@@ -57,3 +57,41 @@ def objective(kind: str, params):
         return cls(**params.objective)
     except TypeError as err:
         raise ValueError(f"params.objective: {err}; see {cls.__module__}.{cls.__name__}") from None
+
+
+def load_model(path, device, rebuild):
+    """A trained model.pt (state_dict + the JSON config it was built from) as `rebuild(config)`, on `device`.
+
+    Raises:
+        ValueError: a truncated or foreign file, or one from other code (one line naming it and the fix).
+    """
+    import torch
+
+    try:
+        checkpoint = torch.load(path, map_location=device, weights_only=True)
+        model = rebuild(checkpoint["config"])
+        model.load_state_dict(checkpoint["state_dict"])
+    except Exception as err:  # truncated, foreign or from other code: torch raises many types
+        message = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ValueError(f"{path}: not a model.pt of this family ({message}); delete it and retrain") from None
+    return model.to(device).eval()
+
+
+def nfe_sweep(kind: str, params, data, run) -> list[dict]:
+    """Mean-of-K PSNR on missing pixels against NFE for every sampler of the kind (first `sweep_images` images).
+
+    `run(sampler, steps, data)` -> (samples (N, K, H, W, C) in [0, 1], NFE per sample, seconds per image).
+    """
+    from sparsefield.metrics import missing_psnr_per_image
+    from sparsefield.registry import KINDS, load
+
+    s, process, sampling = params.sample, objective(kind, params), load(KINDS[kind].sampling)
+    data = data.first(s.sweep_images)
+    rows = []
+    for sampler in KINDS[kind].samplers:
+        for budget in s.sweep_nfe:
+            steps = sampling.steps_for_nfe(process, sampler, budget)
+            samples, nfe, seconds = run(sampler, steps, data)
+            psnr = float(missing_psnr_per_image(samples.mean(1), data.images, data.context).mean())
+            rows.append(dict(sampler=sampler, steps=steps, nfe=nfe, seconds_per_image=seconds, psnr_missing=psnr))
+    return rows
