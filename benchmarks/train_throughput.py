@@ -54,10 +54,10 @@ def setup(config_path: str, approach: str, n_images: int = 2000):
                                     width=32, n_context=n_context, n_query=n_query)  # fmt: skip
     kind, params = entry["kind"], approach_params(config)[approach]
     data = MaskedImages(images, context, query)
-    if hasattr(params, "reads_prior") and params.reads_prior():  # the speed does not depend on which estimate
+    if hasattr(params, "reads_estimate") and params.reads_estimate():  # the speed does not depend on which estimate
         from sparsefield.baselines.normconv import reconstruct as normconv
 
-        data.prior = normconv(images / 255.0, context).astype(np.float32)
+        data.estimate = normconv(images / 255.0, context).astype(np.float32)
     return load(KINDS[kind].method), kind, params, data
 
 

@@ -21,5 +21,7 @@ compare(
     lowlight=snakemake.input.lowlight,
     lowlight_samples=snakemake.input.lowlight_samples,
     lowlight_tiles=snakemake.input.lowlight_tiles,
+    prior_logs=snakemake.input.prior_logs,
+    prior_samples=snakemake.input.prior_samples,
     images=snakemake.params.images,
 )

@@ -108,8 +108,8 @@ def test_unknown_sampler_names_the_key(repo_root, schema):
 
 
 def test_residual_ddo_without_a_prior_names_the_key(config, schema):
-    del config["approaches"]["ddo"]["prior"]
-    with pytest.raises(ConfigError, match=r"approaches\.ddo\.prior: missing; .*add `prior: biharmonic`"):
+    del config["approaches"]["ddo"]["estimate"]
+    with pytest.raises(ConfigError, match=r"approaches\.ddo\.estimate: missing; .*add `estimate: biharmonic`"):
         validate_config(config, schema)
 
 
@@ -145,9 +145,9 @@ def broken(config, path, value):
         (["approaches", "flow_matching", "params", "objective"], {"t_epss": 0.1}, r"params\.objective"),
         (["approaches", "flow_matching", "params", "model", "backbone", "n_latent"], 8, r"backbone"),
         (["threads"], {"train": 0}, r"threads\.train"),
-        (["approaches", "ddo", "prior"], "kriging", r"approaches\.ddo\.prior: 'kriging' is not one of"),
-        (["approaches", "flow_matching", "prior"], "biharmonic", r"approaches\.flow_matching\.prior: this approach"),
-        (["approaches", "ddo_plain", "prior"], "biharmonic", r"approaches\.ddo_plain\.prior: this approach reads"),
+        (["approaches", "ddo", "estimate"], "kriging", r"approaches\.ddo\.estimate: 'kriging' is not one of"),
+        (["approaches", "flow_matching", "estimate"], "biharmonic", r"approaches\.flow_matching\.estimate: this approach"),
+        (["approaches", "ddo_plain", "estimate"], "biharmonic", r"approaches\.ddo_plain\.estimate: this approach reads"),
         (["approaches", "ddo", "params", "loss"], "context", r"approaches\.ddo\.params\.loss: 'context'"),
         (["approaches", "ddo", "params", "objective"], {"prediction": "v"}, r"params\.objective\.prediction"),
     ],

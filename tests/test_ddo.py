@@ -189,15 +189,15 @@ def test_posterior_mean_of_an_x0_model_is_its_first_estimate():
     observed = np.zeros((4, 64), bool)
     np.put_along_axis(observed, data.context, True, axis=1)
     truth = (data.images / 255.0).reshape(4, 64, 3)
-    expected = np.where(observed[..., None], truth, data.prior.reshape(4, 64, 3))  # observed pixels as observed
+    expected = np.where(observed[..., None], truth, data.estimate.reshape(4, 64, 3))  # observed pixels as observed
     np.testing.assert_allclose(posterior_mean.reshape(4, 64, 3), expected, atol=1e-6)
     np.testing.assert_allclose(samples.reshape(4, 2, 64, 3)[:, 0][observed], truth[observed], atol=1e-6)
 
 
-def test_residual_without_a_prior_is_a_one_line_error():
+def test_residual_without_an_estimate_is_a_one_line_error():
     data = _masked(2)
-    data.prior = None
-    with pytest.raises(ValueError, match="prior: biharmonic"):
+    data.estimate = None
+    with pytest.raises(ValueError, match="estimate: biharmonic"):
         ddo.training("ddo", _params(), data, data, "cpu")
 
 

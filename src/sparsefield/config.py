@@ -7,6 +7,7 @@ sum past 1, an approach naming a dataset that does not exist) live here.
 
 from __future__ import annotations
 
+import copy
 import glob
 import inspect
 import os
@@ -17,10 +18,10 @@ import yaml
 from sparsefield.data.images import SOURCES
 from sparsefield.data.synth_raw import build_builtin, builtin_pairs
 from sparsefield.params import ParamsError, bind
-from sparsefield.registry import KINDS, load
+from sparsefield.registry import KINDS, PRIOR_METHOD, load
 
 # folders under results/ that are not approaches
-RESERVED = {"data", "masks", "figures", "logs", "benchmarks", "tiles", "raw"}
+RESERVED = {"data", "masks", "figures", "logs", "benchmarks", "tiles", "raw", "priors", "estimates"}
 
 
 class ConfigError(ValueError):
@@ -35,7 +36,7 @@ def _with_defaults(cls):
         if isinstance(instance, dict):
             for key, sub in properties.items():
                 if "default" in sub and key not in instance:
-                    instance[key] = sub["default"]
+                    instance[key] = copy.deepcopy(sub["default"])  # never one default object in two places
         yield from validate_properties(validator, properties, instance, schema)
 
     return jsonschema.validators.extend(cls, {"properties": properties})
@@ -80,8 +81,8 @@ def validate_config(config: dict, schema_path: str | os.PathLike) -> dict:
                     f"'{approach['kind']}'; use one of {list(KINDS[approach['kind']].samplers)}"
                 )
         if KINDS[approach["kind"]].reads == "tiles":
-            if "prior" in approach:
-                raise ConfigError(f"config key approaches.{name}.prior: a prior is an estimate from an image's "
+            if "estimate" in approach:
+                raise ConfigError(f"config key approaches.{name}.estimate: an estimate is computed from an image's "
                                   "fixed context pixels; an approach on raw tiles has none, remove it")  # fmt: skip
             _check_lowlight(name, approach, config["rawsets"])
             continue
@@ -93,14 +94,16 @@ def validate_config(config: dict, schema_path: str | os.PathLike) -> dict:
                 )
     for name, entry in config["rawsets"].items():
         _check_rawset(name, entry)
+    _check_priors(config)
     for name, params in approach_params(config).items():  # every approach's params bind to its family's Params
-        reads = params.reads_prior() if hasattr(params, "reads_prior") else False  # the family's own rule
-        given = "prior" in config["approaches"][name]
+        reads = params.reads_estimate() if hasattr(params, "reads_estimate") else False  # the family's own rule
+        given = "estimate" in config["approaches"][name]
         if reads and not given:
-            raise ConfigError(f"config key approaches.{name}.prior: missing; model.residual models the residual "
-                              "around a prior: add `prior: biharmonic`, or set model.residual: false")  # fmt: skip
+            raise ConfigError(f"config key approaches.{name}.estimate: missing; model.residual models the residual "
+                              "around a classical estimate: add `estimate: biharmonic`, or set "
+                              "model.residual: false")  # fmt: skip
         if given and not reads:
-            raise ConfigError(f"config key approaches.{name}.prior: this approach reads no prior (its kind, or "
+            raise ConfigError(f"config key approaches.{name}.estimate: this approach reads no estimate (its kind, or "
                               "model.residual: false); remove the key")  # fmt: skip
     return config
 
@@ -188,3 +191,37 @@ def _check_lowlight(name: str, approach: dict, rawsets: dict) -> None:
             f"config key approaches.{name}.rawset: unknown rawset '{approach['rawset']}'; "
             f"define it under rawsets: (have {sorted(rawsets)})"
         )
+
+
+def _check_priors(config: dict) -> None:
+    """Each prior's source exists (a raw set with val scenes for its validation); posterior approaches name a
+    prior of the data they read; no other approach names one."""
+    priors, rawsets = config["priors"], config["rawsets"]
+    for name, entry in priors.items():
+        key, known = ("rawset", rawsets) if "rawset" in entry else ("dataset", config["datasets"])
+        if entry[key] not in known:
+            raise ConfigError(f"config key priors.{name}.{key}: unknown {key} '{entry[key]}'; "
+                              f"define it under {key}s: (have {sorted(known)})")  # fmt: skip
+        raw = rawsets.get(entry.get("rawset"), {})
+        if raw.get("kind") == "builtin" and raw.get("n_val", 0) < 1:
+            raise ConfigError(f"config key rawsets.{entry['rawset']}.n_val: prior {name} validates on the val "
+                              "scenes' clean tiles; set n_val: 1 or more")  # fmt: skip
+        try:
+            bind(load(PRIOR_METHOD).PriorParams, entry["params"], f"priors.{name}.params")
+        except ParamsError as err:
+            raise ConfigError(str(err)) from None
+    for name, approach in config["approaches"].items():
+        row = KINDS[approach["kind"]]
+        if not row.posterior:
+            if "prior" in approach:
+                raise ConfigError(f"config key approaches.{name}.prior: kind '{approach['kind']}' samples around no "
+                                  "trained prior; remove the key")  # fmt: skip
+            continue
+        if approach["prior"] not in priors:
+            raise ConfigError(f"config key approaches.{name}.prior: unknown prior '{approach['prior']}'; define it "
+                              f"under priors: (have {sorted(priors)})")  # fmt: skip
+        source = "rawset" if row.reads == "tiles" else "dataset"
+        if source not in priors[approach["prior"]]:
+            raise ConfigError(f"config key approaches.{name}.prior: '{approach['prior']}' is trained on a "
+                              f"{'dataset' if source == 'rawset' else 'raw set'}, and kind '{approach['kind']}' "
+                              f"reads {row.reads}; name a prior with {source}:")  # fmt: skip

@@ -29,12 +29,16 @@ class Kind:
     objective: str = ""  # "module:Class" of the training objective (learned kinds)
     sampling: str = ""  # module holding the objective's SAMPLERS (learned kinds)
     samplers: tuple[str, ...] = ()  # the sampler names of that module (config checks them)
+    posterior: bool = False  # samples around a trained prior its approach names (`prior:`, results/priors/)
+    needs: tuple[str, ...] = ()  # further artifacts of what it reads: "noise" (the raw set's noise calibration)
 
 
 _CLASSICAL = "sparsefield.methods.interpolation"
 _FIELD = "sparsefield.methods.field"
 _LOWLIGHT = "sparsefield.methods.lowlight"
+_EDM = "sparsefield.methods.edm"
 _MASKS, _TILES = "sparsefield.scoring.masks", "sparsefield.scoring.tiles"
+PRIOR_METHOD = "sparsefield.methods.edm_prior"  # trains a `priors:` entry (stages.prior): `prior_training`
 
 KINDS: dict[str, Kind] = {
     "nearest": Kind("images", _CLASSICAL, _MASKS, "nearest observed pixel (scipy griddata)"),
@@ -82,6 +86,33 @@ KINDS: dict[str, Kind] = {
         sampling="sparsefield.sampling.blurring",
         samplers=("ancestral", "ancestral_x0"),
     ),  # fmt: skip
+    "edm_sparse": Kind(
+        "images",
+        _EDM,
+        _MASKS,
+        "unconditional EDM prior on the train images; posterior sampling with the mask likelihood (DPS / DiffPIR)",
+        sampling="sparsefield.sampling.posterior",
+        samplers=("dps", "diffpir"),
+        posterior=True,
+    ),  # fmt: skip
+    "edm_lowlight": Kind(
+        "tiles",
+        _EDM,
+        _TILES,
+        "unconditional EDM prior on clean raw crops; Poisson-Gaussian likelihood of the short exposure (DPS / DiffPIR)",
+        sampling="sparsefield.sampling.posterior",
+        samplers=("dps", "diffpir"),
+        posterior=True,
+        needs=("noise",),
+    ),  # fmt: skip
+    "edm_denoise": Kind(
+        "tiles",
+        _EDM,
+        _TILES,
+        "the EDM raw prior's denoiser applied once to the amplified short exposure at its calibrated noise std",
+        posterior=True,
+        needs=("noise",),
+    ),  # fmt: skip
     "amplify": Kind("tiles", _LOWLIGHT, _TILES, "short exposure x exposure ratio, clipped"),
     "amplify_denoise": Kind("tiles", _LOWLIGHT, _TILES, "amplify, then a scikit-image denoiser (NL-means / wavelet)"),
 }
@@ -101,7 +132,7 @@ def modules(kind: str) -> tuple[str, ...]:
 
 
 def approaches_where(approaches: dict[str, dict], *, learned: bool | None = None, reads: str | None = None,
-                     sampled: bool | None = None) -> list[str]:  # fmt: skip
+                     sampled: bool | None = None, posterior: bool | None = None) -> list[str]:  # fmt: skip
     """Names of the configured approaches whose kind matches every filter given (None = any).
 
     `sampled`: the kind has samplers, so it gets an NFE sweep.
@@ -109,6 +140,7 @@ def approaches_where(approaches: dict[str, dict], *, learned: bool | None = None
 
     def keep(kind: Kind) -> bool:
         return ((learned is None or kind.learned == learned) and (reads is None or kind.reads == reads)
-                and (sampled is None or bool(kind.samplers) == sampled))  # fmt: skip
+                and (sampled is None or bool(kind.samplers) == sampled)
+                and (posterior is None or kind.posterior == posterior))  # fmt: skip
 
     return sorted(name for name, entry in approaches.items() if keep(KINDS[entry["kind"]]))

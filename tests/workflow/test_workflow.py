@@ -125,7 +125,7 @@ def test_learned_approach_end_to_end(built):
 
 
 def test_ddo_end_to_end(built):
-    """The DDO family on the dense grid: the prior computed once, both losses logged, 2x grid, both samplers."""
+    """The DDO family on the dense grid: the classical estimate computed once, both losses logged, 2x grid, both samplers."""
     rows = pd.read_csv(built / "results/ddo_tiny/metrics.csv").set_index(["metric", "region", "estimator"])["value"]
     assert rows[("psnr", "context", "mean")] == float("inf")  # observed pixels kept as observed
     for estimator in ("mean", "posterior_mean", "sample"):
@@ -136,7 +136,7 @@ def test_ddo_end_to_end(built):
     assert (log.loss == log.loss_full).all()  # loss: full
     sweep = pd.read_csv(built / "results/ddo_tiny/nfe_sweep.csv")
     assert set(sweep.sampler) == {"ancestral", "ancestral_x0"}
-    assert (built / "results/priors/builtin/cq_10_10/biharmonic.h5").exists()
+    assert (built / "results/estimates/builtin/cq_10_10/biharmonic.h5").exists()
 
 
 def test_raw_set_end_to_end(built):
@@ -182,8 +182,8 @@ def test_code_edit_reruns_exactly_the_affected_jobs(built):
     code = "\nLIMIT = 1  # an edit that changes the code\n"
     with edited(built / "src/sparsefield/baselines/interpolation.py", lambda text: text + code):
         plan = job_counts(snakemake(built, "-n"))
-    # the classical approaches on images, and the biharmonic prior with the DDO approach that reads it
-    assert plan == {"prior": 1, "train": 1, "reconstruct": 5, "sweep": 1, "evaluate": 5, "compare": 1, "all": 1}
+    # the classical approaches on images, and the biharmonic estimate with the DDO approach that reads it
+    assert plan == {"estimate": 1, "train": 1, "reconstruct": 5, "sweep": 1, "evaluate": 5, "compare": 1, "all": 1}
 
 
 def test_lowlight_code_edit_reruns_only_the_lowlight_jobs(built):

@@ -21,13 +21,15 @@ validate_config(config, Path(workflow.current_basedir) / "../schemas/config.sche
 APPROACHES = config["approaches"]
 SETTINGS = {name: canonical(params) for name, params in approach_params(config).items()}  # sorted keys
 LEARNED = approaches_where(APPROACHES, learned=True)
-SWEPT = approaches_where(APPROACHES, learned=True, sampled=True)  # their NFE sweep is a rule of its own
+POSTERIOR = approaches_where(APPROACHES, posterior=True)  # sample around a trained prior (their `prior:`)
+SWEPT = approaches_where(APPROACHES, sampled=True)  # their NFE sweep is a rule of its own
 ON_IMAGES = approaches_where(APPROACHES, reads="images")  # scored on a dataset's fixed masks
 ON_TILES = approaches_where(APPROACHES, reads="tiles")  # scored on a raw set's test pairs
 RAWSETS = config["rawsets"]
+PRIORS = config["priors"]  # trained once into results/priors/{prior}/, shared by the approaches naming them
 BUILTIN_RAWSETS = sorted(name for name, entry in RAWSETS.items() if entry["kind"] == "builtin")
 THREADS = config["threads"]
-PRIORS = sorted({entry["prior"] for entry in APPROACHES.values() if "prior" in entry})  # classical estimates read
+ESTIMATES = sorted({entry["estimate"] for entry in APPROACHES.values() if "estimate" in entry})  # classical estimates read
 GPU = needs_gpu(config["device"])  # 0 on a CPU device: CPU trainings then run side by side
 
 if GPU and LEARNED and workflow.local_exec and "gpu" not in workflow.resource_settings.resources:
@@ -106,10 +108,13 @@ def reads_files(name):
     """The files approach `name` reads, named as sparsefield.stages.data expects them."""
     entry = APPROACHES[name]
     if KINDS[entry["kind"]].reads == "tiles":
-        return {"metadata": f"results/tiles/{entry['rawset']}/metadata.json"}
+        files = {"metadata": f"results/tiles/{entry['rawset']}/metadata.json"}
+        if "noise" in KINDS[entry["kind"]].needs:
+            files["noise"] = f"results/tiles/{entry['rawset']}/noise.json"
+        return files
     files = {"data": data_file(entry["dataset"]), "masks": masks_file(entry["dataset"], entry["scheme"])}
-    if "prior" in entry:
-        files["prior"] = f"results/priors/{entry['dataset']}/{entry['scheme']}/{entry['prior']}.h5"
+    if "estimate" in entry:
+        files["estimate"] = f"results/estimates/{entry['dataset']}/{entry['scheme']}/{entry['estimate']}.h5"
     return files
 
 
@@ -118,10 +123,13 @@ def approach_inputs(wildcards):
 
 
 def reconstruct_inputs(wildcards):
-    """What the approach reads, and its trained model (and training log) when learned."""
+    """What the approach reads, and its trained model (and training log) when learned: its own, or its prior's."""
     files = reads_files(wildcards.approach)
     if KINDS[kind_of(wildcards)].learned:
         files.update(model=f"results/{wildcards.approach}/model.pt", train_log=f"results/{wildcards.approach}/train_log.csv")
+    elif KINDS[kind_of(wildcards)].posterior:
+        folder = f"results/priors/{APPROACHES[wildcards.approach]['prior']}"
+        files.update(model=f"{folder}/model.pt", train_log=f"{folder}/train_log.csv")
     return files
 
 
@@ -144,8 +152,9 @@ def approach_names(wildcards):
 
 
 def approach_gpu(wildcards):
-    """The gpu resource of the approach's jobs: the device's, for a learned approach; 0 otherwise."""
-    return GPU if KINDS[kind_of(wildcards)].learned else 0
+    """The gpu resource of the approach's jobs: the device's, for a learned or posterior approach; 0 otherwise."""
+    row = KINDS[kind_of(wildcards)]
+    return GPU if row.learned or row.posterior else 0
 
 
 def all_approaches(pattern, names):
@@ -222,3 +231,32 @@ def rawset_tiles(wildcards):
     """Every capture's tiles (.pt) and tile list (.json) of raw set {rawset}."""
     stems = [f"results/tiles/{wildcards.rawset}/{capture}" for capture in rawset_captures(wildcards.rawset)]
     return {"tiles": [f"{stem}.pt" for stem in stems], "meta": [f"{stem}.json" for stem in stems]}
+
+
+# --- priors ------------------------------------------------------------------------------------
+
+
+def prior_inputs(wildcards):
+    """What prior {prior} trains on: its raw set's tile metadata, or its dataset's images."""
+    entry = PRIORS[wildcards.prior]
+    if "rawset" in entry:
+        return {"metadata": f"results/tiles/{entry['rawset']}/metadata.json"}
+    return {"data": data_file(entry["dataset"])}
+
+
+def prior_source(wildcards):
+    entry = PRIORS[wildcards.prior]
+    return {key: entry[key] for key in ("rawset", "dataset") if key in entry}
+
+
+def prior_settings(wildcards):
+    return canonical(PRIORS[wildcards.prior]["params"])
+
+
+def rawset_calibration_inputs(wildcards):
+    """The tiles to calibrate on, and (a builtin or SID raw set's) raw captures and lists for the raw-domain check."""
+    name = wildcards.rawset
+    files = {"metadata": f"results/tiles/{name}/metadata.json", "lists": rawset_lists(name)}
+    if RAWSETS[name]["kind"] == "builtin":
+        files["raw"] = f"{rawset_root(name)}/{rawset_camera(name)}"
+    return files

@@ -29,6 +29,8 @@ rule compare:
         lowlight=all_approaches("results/{approach}/metrics.csv", ON_TILES),
         lowlight_samples=all_approaches("results/{approach}/samples.h5", ON_TILES),
         lowlight_tiles=[reads_files(name)["metadata"] for name in ON_TILES],
+        prior_logs=expand("results/priors/{prior}/train_log.csv", prior=PRIORS),
+        prior_samples=expand("results/priors/{prior}/samples.npz", prior=PRIORS),
     output:
         csv=report(
             "results/comparison.csv",

@@ -1,20 +1,30 @@
-# A classical estimate of every image of a dataset on a scheme, computed once for the learned
-# approaches that model the residual around it (an approach's `prior:`).
+# Unconditional priors (`priors:`): each trained once, shared by every posterior approach that names it.
 rule prior:
     input:
-        data="results/data/{dataset}.h5",
-        masks="results/masks/{dataset}/{scheme}.h5",
+        unpack(prior_inputs),
     output:
-        "results/priors/{dataset}/{scheme}/{method}.h5",
+        model="results/priors/{prior}/model.pt",
+        log=report(
+            "results/priors/{prior}/train_log.csv",
+            caption="../report/train_log.rst",
+            category="Training",
+            subcategory="{prior}",
+        ),
+        samples="results/priors/{prior}/samples.npz",
     wildcard_constraints:
-        method=one_of(PRIORS),
+        prior=one_of(PRIORS),
     params:
-        code=code("sparsefield.stages.prior"),
-    threads: THREADS["prior"]
+        settings=prior_settings,
+        source=prior_source,
+        device=config["device"],
+        code=code("sparsefield.stages.prior", "sparsefield.methods.edm_prior"),
+    threads: THREADS["train"]
+    resources:
+        gpu=GPU,
     log:
-        "results/logs/prior/{dataset}/{scheme}/{method}.log",
+        "results/logs/prior/{prior}.log",
     benchmark:
-        "results/benchmarks/prior/{dataset}/{scheme}/{method}.tsv"
+        "results/benchmarks/prior/{prior}.tsv"
     conda:
         "../../envs/sparsefield.yaml"
     script:

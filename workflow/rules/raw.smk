@@ -52,3 +52,25 @@ rule tiles:
         "../../envs/sparsefield.yaml"
     script:
         "../../scripts/tiles.py"
+
+
+# The raw set's noise calibration from its train pairs (variance against mean per channel, per ISO),
+# with the raw-domain fit beside the levels the files declare (a builtin set's NoiseProfile).
+rule calibrate:
+    input:
+        unpack(rawset_calibration_inputs),
+    output:
+        "results/tiles/{rawset}/noise.json",
+    wildcard_constraints:
+        rawset=one_of(RAWSETS),
+    params:
+        layout=rawset_layout,
+        code=code("sparsefield.data.calibration"),
+    log:
+        "results/logs/calibrate/{rawset}.log",
+    benchmark:
+        "results/benchmarks/calibrate/{rawset}.tsv"
+    conda:
+        "../../envs/sparsefield.yaml"
+    script:
+        "../../scripts/calibrate.py"

@@ -48,7 +48,7 @@ class GridDataset(torch.utils.data.Dataset):
     def __init__(self, data):
         self.images = torch.as_tensor(data.images)
         self.context, self.query = torch.as_tensor(data.context).long(), torch.as_tensor(data.query).long()
-        self.prior = None if data.prior is None else torch.as_tensor(data.prior)
+        self.prior = None if data.estimate is None else torch.as_tensor(data.estimate)
 
     def __len__(self) -> int:
         return len(self.images)

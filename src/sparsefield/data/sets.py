@@ -18,7 +18,7 @@ class MaskedImages:
     context: np.ndarray  # (N, Kc) flat pixel indices the approach observes
     query: np.ndarray  # (N, Kq) held-out flat pixel indices (supervision of learned approaches)
     images_2x: np.ndarray | None = None  # uint8 (N, 2H, 2W, C) the same scenes at twice the resolution
-    prior: np.ndarray | None = None  # float32 (N, H, W, C) in [0, 1]: a classical estimate from the context
+    estimate: np.ndarray | None = None  # float32 (N, H, W, C) in [0, 1]: a classical estimate from the context
 
     def __len__(self) -> int:
         return len(self.images)
@@ -27,8 +27,8 @@ class MaskedImages:
         """The first n images (all when n is None)."""
         rows = slice(None if n is None else n)
         twice = None if self.images_2x is None else self.images_2x[rows]
-        prior = None if self.prior is None else self.prior[rows]
-        return MaskedImages(self.images[rows], self.context[rows], self.query[rows], twice, prior)
+        estimate = None if self.estimate is None else self.estimate[rows]
+        return MaskedImages(self.images[rows], self.context[rows], self.query[rows], twice, estimate)
 
 
 def read_masked(data_path: str | os.PathLike, masks_path: str | os.PathLike, split: str) -> MaskedImages:

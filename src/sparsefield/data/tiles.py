@@ -166,3 +166,52 @@ def paired_test_tiles(metadata: str | os.PathLike) -> TileDataset:
 def linear_rgb(tile: torch.Tensor):
     """A stored tile (3, T, T) in [-1, 1] -> linear RGB (T, T, 3) in [0, 1], float64 numpy."""
     return (tile.double().permute(1, 2, 0).numpy() + 1.0) / 2.0
+
+
+def stitched_captures(metadata, *, split: str, data_type: str = "clean") -> list[torch.Tensor]:
+    """Every selected capture as one image (3, H, W) in [−1, 1], its tiles put back at their (y, x).
+
+    The area the tiles cover (at stride = tile size: the whole developed image but for the right and
+    bottom remainders). Tiles are validated first (`TileDataset.validate`: one line naming a bad tile).
+    """
+    tiles = TileDataset(metadata, split=split, data_type=data_type)
+    tiles.validate()
+    size, images = tiles.tile_size, []
+    by_capture: dict[str, list[dict]] = {}
+    for record in tiles.records:
+        by_capture.setdefault(record["capture"], []).append(record)
+    for capture in sorted(by_capture):
+        records = by_capture[capture]
+        height = max(r["y"] for r in records) + size
+        width = max(r["x"] for r in records) + size
+        image = torch.zeros(3, height, width)
+        for r in records:
+            image[:, r["y"] : r["y"] + size, r["x"] : r["x"] + size] = tiles.load(r)
+        images.append(image)
+    return images
+
+
+class CropDataset(torch.utils.data.Dataset):
+    """Every `crop` x `crop` window at `stride` of a list of images (C, H, W): item i is one fixed window.
+
+    The training loop's seeded epoch permutation picks the windows, so crops are random and still a
+    pure function of (seed, step); flips are drawn per example by the loss from its noise stream.
+    """
+
+    def __init__(self, images: list[torch.Tensor], crop: int, stride: int):
+        if len(images) == 0:
+            raise ValueError("CropDataset: no images")
+        small = [tuple(image.shape[1:]) for image in images if min(image.shape[1:]) < crop]
+        if small:
+            raise ValueError(f"CropDataset: crop {crop} exceeds an image of size {small[0]}; lower the crop")
+        self.images, self.crop = images, crop
+        self.windows = [(i, y, x) for i, image in enumerate(images)
+                        for y in range(0, image.shape[1] - crop + 1, stride)
+                        for x in range(0, image.shape[2] - crop + 1, stride)]  # fmt: skip
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def __getitem__(self, k: int) -> torch.Tensor:
+        i, y, x = self.windows[k]
+        return self.images[i][:, y : y + self.crop, x : x + self.crop]

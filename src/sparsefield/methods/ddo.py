@@ -4,7 +4,7 @@ An FNO-UNet (`nn.fno_unet`) conditioned on the zero-filled context image (`nn.co
 whole images by blurring diffusion in function space (`objectives.blurring`, sampler
 `sampling.blurring`). The generated variable is, in [−1, 1] units,
 
-    y = (x − prior) / sigma_data    residual: true (the approach's `prior:`, a classical estimate
+    y = (x − prior) / sigma_data    residual: true (the approach's `estimate:`, a classical estimate
                                     computed once per dataset and scheme, also an input channel)
     y = x / sigma_data              residual: false (the seeds' plain form)
 
@@ -52,7 +52,7 @@ class Backbone:
 class Model:
     backbone: Backbone
     conditioning: str = "encoder"  # "encoder" (seed 001's context encoder) or "concat" (its simple form)
-    residual: bool = True  # generate the residual around the approach's prior (false: the data itself)
+    residual: bool = True  # generate the residual around the approach's estimate (false: the data itself)
     sigma_data: float = 0.5  # std of the generated variable before scaling, in [−1, 1] units
     features: int = 32  # context encoder channels
     name: str = "fno_unet"
@@ -75,8 +75,8 @@ class Params:
     loss: str = "query"  # supervised pixels: "query" (seed 000) or "full" (seed 001)
     objective: dict = field(default_factory=dict)  # keyword arguments of objectives.blurring.BlurringDiffusion
 
-    def reads_prior(self) -> bool:
-        """Whether the approach needs its `prior:` file (config checks it before any job)."""
+    def reads_estimate(self) -> bool:
+        """Whether the approach needs its `estimate:` file (config checks it before any job)."""
         return self.model.residual
 
 
@@ -100,15 +100,15 @@ def load(path, device="cpu"):
 
 
 def _check(params: Params, data, where: str = "this approach") -> None:
-    if params.model.residual and data.prior is None:
-        raise ValueError(f"{where}: model.residual is true but the approach has no `prior:`; add "
-                         "`prior: biharmonic` beside its kind, or set model.residual: false")  # fmt: skip
+    if params.model.residual and data.estimate is None:
+        raise ValueError(f"{where}: model.residual is true but the approach has no `estimate:`; add "
+                         "`estimate: biharmonic` beside its kind, or set model.residual: false")  # fmt: skip
     if params.loss not in LOSSES:
         raise ValueError(f"{where}: params.loss must be one of {LOSSES}, got {params.loss!r}")
 
 
 def batches(params: Params, data):
-    """Training items of `data` (`data.sets.MaskedImages` with its prior): whole images and dense masks."""
+    """Training items of `data` (`data.sets.MaskedImages` with its estimate): whole images and dense masks."""
     from sparsefield.data.grids import GridDataset
 
     _check(params, data)
@@ -181,7 +181,7 @@ def sample_grid(kind, net, process, data, *, model: Model, task, sampler, steps,
     outputs, means, seconds, calls = [], [], 0.0, [0]
     for start in range(0, n, batch_size):
         rows = slice(start, start + batch_size)
-        prior = None if data.prior is None else data.prior[rows]
+        prior = None if data.estimate is None else data.estimate[rows]
         batch = grid_batch(data.images[rows], data.context[rows], data.query[rows], prior)
         batch.images = batch.context_image  # the sampler never sees an unobserved pixel
         if factor > 1:
@@ -230,7 +230,7 @@ def learning_curve(kind: str, params: Params, test, device):
     _check(params, test)
     process, curve = objective(kind, params), params.evaluation
     test = test.first(curve.images)
-    start = test.prior if test.prior is not None else normconv(test.images / 255.0, test.context)
+    start = test.estimate if test.estimate is not None else normconv(test.images / 255.0, test.context)
     classical = missing_psnr(start, test)  # the classical estimate the model starts from
     kw = dict(model=params.model, task=GRID, sampler=curve.sampler, steps=curve.steps, k=curve.k, seed=params.seed,
               batch_size=len(test), device=device)  # fmt: skip

@@ -70,14 +70,19 @@ def reconstruction_figure(truth, observed, predictions: dict[str, np.ndarray], t
 
 
 def nfe_figure(sweep: pd.DataFrame):
-    """Mean-of-K PSNR on missing pixels against NFE, one line per (approach, sampler) of nfe_sweep.csv rows."""
-    fig, axes = new_figure(1, 1, (6, 4))
-    ax = axes[0, 0]
-    for (name, sampler), rows in sweep.sort_values("nfe").groupby(["approach", "sampler"]):
-        ax.plot(rows.nfe, rows.psnr_missing, "o-", label=f"{name} · {sampler}")
-    ax.set_xscale("log")
-    ax.set_xlabel("NFE (network evaluations per sample)")
-    ax.set_ylabel("PSNR, missing pixels, mean of K (dB)")
-    ax.legend(fontsize=7)
+    """PSNR against NFE, one line per (approach, sampler) of nfe_sweep.csv rows: a panel for the image approaches
+    (mean-of-K PSNR on missing pixels, `psnr_missing`) and one for the low-light ones (sRGB PSNR, `psnr_srgb`)."""
+    panels = [(column, label) for column, label in (("psnr_missing", "PSNR, missing pixels, mean of K (dB)"),
+                                                    ("psnr_srgb", "PSNR, sRGB, low-light test tiles (dB)"))
+              if column in sweep.columns and sweep[column].notna().any()]  # fmt: skip
+    fig, axes = new_figure(1, len(panels), (6 * len(panels), 4))
+    for ax, (column, label) in zip(axes[0], panels, strict=True):
+        rows_of = sweep[sweep[column].notna()].sort_values("nfe")
+        for (name, sampler), rows in rows_of.groupby(["approach", "sampler"]):
+            ax.plot(rows.nfe, rows[column], "o-", label=f"{name} · {sampler}")
+        ax.set_xscale("log")
+        ax.set_xlabel("NFE (network evaluations per sample)")
+        ax.set_ylabel(label)
+        ax.legend(fontsize=7)
     fig.tight_layout()
     return fig

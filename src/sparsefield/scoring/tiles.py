@@ -7,10 +7,10 @@ tiles of a ratio) against the long exposure's tile at the same position, twice:
     region "srgb"    after the fixed sRGB transfer curve (IEC 61966-2-1) applied to both
 
 Rows: dataset = the raw set, scheme = the ratio ("x100"), region = the space, estimator "mean";
-costs (seconds_per_image = seconds per tile, nfe, n_images = tiles) per ratio with region and
-estimator "-". The long exposure is itself a capture (low noise, not noise-free), as in SID. Never
-set these figures beside SID's published ones: those are sRGB PSNR of whole images developed by
-LibRaw with its own white balance, on other images.
+costs (seconds_per_image = seconds per tile, nfe, params and train_seconds when learned, n_images =
+tiles) per ratio with region and estimator "-". The long exposure is itself a capture (low noise,
+not noise-free), as in SID. Never set these figures beside SID's published ones: those are sRGB
+PSNR of whole images developed by LibRaw with its own white balance, on other images.
 """
 
 from __future__ import annotations
@@ -60,10 +60,11 @@ def score(samples, pairs) -> pd.DataFrame:
     truth = np.stack([linear_rgb(pairs[i][1]) for i in range(len(pairs))])
     ratios = np.array([record["ratio"] for record in pairs.records])
     table = score_restorations(samples.mean.astype(np.float64), truth, ratios)
+    shared = [(key, float(samples.attrs[key])) for key in ("seconds_per_image", "nfe", "params", "train_seconds")
+              if key in samples.attrs]  # fmt: skip
     costs = [
         {"scheme": scheme_of(ratio), "metric": metric, "region": "-", "estimator": "-", "value": value}
         for ratio in np.unique(ratios)
-        for metric, value in (("seconds_per_image", samples.attrs["seconds_per_image"]), ("nfe", 0),
-                              ("n_images", int((ratios == ratio).sum())))
-    ]  # fmt: skip
+        for metric, value in (*shared, ("n_images", int((ratios == ratio).sum())))
+    ]
     return pd.concat([table, pd.DataFrame(costs)], ignore_index=True)

@@ -23,6 +23,7 @@ from sparsefield.report.bootstrap import N_BOOT, SEED, Differences, differences_
 from sparsefield.report.figures import nfe_figure, reconstruction_figure, save_figure, shown_images
 from sparsefield.report.learning import learning_curves, learning_markdown
 from sparsefield.report.lowlight import lowlight_figure, lowlight_markdown, lowlight_shown
+from sparsefield.report.priors import prior_figure, priors_markdown
 from sparsefield.report.scores import headline_estimate, missing_psnr, unit_images
 from sparsefield.report.tables import best_classical, classical_by_approach, markdown_tables
 from sparsefield.samples import read_samples
@@ -130,9 +131,18 @@ def _lowlight_figures(lowlight_samples, lowlight_tiles, fig_dir: Path) -> None:
         save_figure(fig, fig_dir / f"lowlight_{rawset}.png")
 
 
+def _priors(prior_logs, prior_samples, fig_dir: Path) -> str:
+    """`prior_{name}.png` per prior and the priors' Markdown ('' without priors)."""
+    for path in prior_samples:  # results/priors/{prior}/samples.npz
+        with np.load(path) as drawn:
+            fig = prior_figure(Path(path).parent.name, drawn["samples"], drawn["real"], bool(drawn["linear"]))
+        save_figure(fig, fig_dir / f"prior_{Path(path).parent.name}.png")
+    return priors_markdown({Path(path).parent.name: pd.read_csv(path) for path in prior_logs})
+
+
 def compare(metrics, samples, data, masks, out_csv, out_md, fig_dir, *, train_logs=(), sweeps=(), out_sweep=None,
-            images=(0, 1, 2, 3, 4, 5), lowlight=(), lowlight_samples=(), lowlight_tiles=(), n_boot: int = N_BOOT,
-            seed: int = SEED) -> None:  # fmt: skip
+            images=(0, 1, 2, 3, 4, 5), lowlight=(), lowlight_samples=(), lowlight_tiles=(), prior_logs=(),
+            prior_samples=(), n_boot: int = N_BOOT, seed: int = SEED) -> None:  # fmt: skip
     """The stage entry point.
 
     Args:
@@ -140,12 +150,14 @@ def compare(metrics, samples, data, masks, out_csv, out_md, fig_dir, *, train_lo
             data HDF5 and masks HDF5.
         out_csv: comparison.csv, every metrics.csv (low-light ones too) concatenated.
         out_md: comparison.md, the tables (`sparsefield.report.tables`).
-        fig_dir: folder for `{dataset}_{scheme}.png`, learning_curves.png, nfe_sweep.png, `lowlight_{rawset}.png`.
+        fig_dir: folder for `{dataset}_{scheme}.png`, learning_curves.png, nfe_sweep.png, `lowlight_{rawset}.png`,
+            `prior_{name}.png`.
         train_logs, sweeps: train_log.csv and nfe_sweep.csv of each learned approach.
         out_sweep: every sweep in one CSV (empty without learned approaches).
         images: test images (positions in the test split) shown in the figures.
         lowlight, lowlight_samples, lowlight_tiles: per low-light approach (aligned lists) its
             metrics.csv, samples.h5 and its raw set's metadata.json.
+        prior_logs, prior_samples: per prior its train_log.csv and samples.npz (`prior_{name}.png`).
         n_boot, seed: of the paired-bootstrap intervals of the headline tables.
     """
     fig_dir = Path(fig_dir)
@@ -158,9 +170,11 @@ def compare(metrics, samples, data, masks, out_csv, out_md, fig_dir, *, train_lo
     learning = _learning(table, train_logs, fig_dir)
     _sweeps(sweeps, out_sweep, fig_dir)
     _lowlight_figures(lowlight_samples, lowlight_tiles, fig_dir)
+    priors = _priors(prior_logs, prior_samples, fig_dir)
     with atomic_path(out_csv) as tmp:
         parts = [part for part in (table, low) if part is not None and len(part)]
         (pd.concat(parts, ignore_index=True) if parts else table).to_csv(tmp, index=False, float_format="%.6g")
     markdown = markdown_tables(table, differences) + learning + (lowlight_markdown(low) if low is not None else "")
+    markdown += priors
     with atomic_path(out_md) as tmp:
         tmp.write_text(markdown, encoding="utf-8")

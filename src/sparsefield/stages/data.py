@@ -1,8 +1,8 @@
 """What an approach reads, by its kind's `reads` (the registry): the rules hand over the same named inputs.
 
 reads "images"  inputs data (results/data/{dataset}.h5) and masks (results/masks/{dataset}/{scheme}.h5)
-                -> `data.sets.MaskedImages` of a split; with input prior (results/priors/{dataset}/{scheme}/
-                {method}.h5, an approach's `prior:`) its classical estimate too
+                -> `data.sets.MaskedImages` of a split; with input estimate (results/estimates/{dataset}/{scheme}/
+                {method}.h5, an approach's `estimate:`) its classical estimate too
 reads "tiles"   input metadata (results/tiles/{rawset}/metadata.json)
                 -> train: the clean tiles (`TileDataset`); test: the validated noisy/clean pairs
 """
@@ -16,10 +16,10 @@ def read_split(reads: str, inputs, split: str):
         from sparsefield.data.sets import read_masked
 
         data = read_masked(inputs["data"], inputs["masks"], split)
-        if "prior" in inputs.keys():
-            from sparsefield.data.priors import read_prior
+        if "estimate" in inputs.keys():
+            from sparsefield.data.estimates import read_estimate
 
-            data.prior = read_prior(inputs["prior"], split, len(data.images))
+            data.estimate = read_estimate(inputs["estimate"], split, len(data.images))
         return data
     if reads == "tiles":
         from sparsefield.data.tiles import TileDataset, paired_test_tiles

@@ -1,35 +1,36 @@
-"""The prior stage: a classical estimate of every image of a dataset on a mask scheme, computed once.
+"""The prior stage: a `priors:` entry's training data -> results/priors/{prior}/model.pt, train_log.csv and
+samples.npz (unconditional draws beside validation images, for the figures).
 
-results/priors/{dataset}/{scheme}/{method}.h5 holds `{split}/estimate` (N, H, W, C) float16 in [0, 1]
-for the train and test splits (read by `sparsefield.data.priors.read_prior`): the dense estimate
-from the context pixels alone (`sparsefield.baselines.interpolation`), which a learned approach
-with `prior: {method}` models the residual around. Biharmonic costs ~0.01 s per 32×32 image:
-done here once per dataset and scheme, not in every training. float16 keeps 11 bits (error
-< 2.5e-4 on [0, 1], a tenth of the 8-bit data's step).
+A prior is trained once and serves every posterior approach that names it (`prior:`); the posterior
+approaches' settings never reach this stage, so a sampler edit never retrains it.
 """
 
 from __future__ import annotations
 
-import h5py
+from pathlib import Path
+
 import numpy as np
+import torch
 
-from sparsefield.baselines.interpolation import METHODS
-from sparsefield.baselines.interpolation import reconstruct as interpolate
-from sparsefield.data.images import read_images
-from sparsefield.data.masks import read_masks
-from sparsefield.io import atomic_path, write_array
-
-SPLITS = ("train", "test")
+from sparsefield.device import resolve_device
+from sparsefield.io import atomic_path
+from sparsefield.params import bind, canonical
+from sparsefield.registry import PRIOR_METHOD, load
+from sparsefield.stages.train import run
 
 
-def build_prior(data_path, masks_path, out_path, *, method: str, threads: int = 1) -> None:
-    """Write the `method` estimate of every train and test image from its context pixels."""
-    if method not in METHODS:
-        raise ValueError(f"prior {method!r}: not a classical method; use one of {', '.join(METHODS)}")
-    with atomic_path(out_path) as tmp, h5py.File(tmp, "w") as f:
-        for split in SPLITS:
-            images = read_images(data_path, split).astype(np.float32) / 255.0
-            context, _ = read_masks(masks_path, split)
-            estimate = interpolate(images, context, method=method, workers=threads)
-            write_array(f.create_group(split), "estimate", estimate.astype(np.float16))
-        f.attrs.update(method=method, H=images.shape[1], W=images.shape[2])
+def train_prior(inputs, out_dir, *, prior: str, source: dict, settings: dict, device: str = "auto",
+                code: str = "") -> dict:  # fmt: skip
+    """Train prior `prior` on `source` ({"rawset": name} or {"dataset": name}) into `out_dir`."""
+    method = load(PRIOR_METHOD)
+    params = bind(method.PriorParams, settings, f"priors.{prior}.params")
+    device = resolve_device(device)
+    torch.manual_seed(params.seed)  # the model's initial weights
+    loop = method.prior_training(params, source, inputs, device)
+    summary = run(loop, out_dir, key=[canonical(source), canonical(settings), code], device=device)
+    model = method.load(Path(out_dir) / "model.pt", device)
+    real = method.prior_data(source, inputs, params)[1]
+    drawn = method.unconditional(model, real, linear="rawset" in source, seed=params.seed, device=device)
+    with atomic_path(Path(out_dir) / "samples.npz") as tmp, open(tmp, "wb") as f:
+        np.savez(f, **drawn)
+    return summary

@@ -18,7 +18,8 @@ def reconstruct(inputs, out_path, *, approach: str, kind: str, settings: dict, d
     """Reconstruct the test split of what `approach` reads (its first `n_images` images) -> samples.h5.
 
     A learned approach's inputs add `model` (model.pt) and `train_log` (its training seconds are
-    recorded). Sampling runs without gradients: a method that needs them (guidance) turns them on.
+    recorded), a posterior approach's its prior's; the method gets every input (`inputs`). Sampling
+    runs without gradients: a method that needs them (guidance) turns them on.
     """
     row = KINDS[kind]
     method = load(row.method)
@@ -27,10 +28,10 @@ def reconstruct(inputs, out_path, *, approach: str, kind: str, settings: dict, d
     if row.reads == "images":
         data = data.first(n_images)
     device = resolve_device(device)
-    model = method.load(inputs["model"], device) if row.learned else None
+    model = method.load(inputs["model"], device) if row.learned or row.posterior else None
     with torch.no_grad():
-        result = method.reconstruct(kind, params, data, model=model, device=device, threads=threads)
+        result = method.reconstruct(kind, params, data, model=model, device=device, threads=threads, inputs=inputs)
     attrs = dict(approach=approach, kind=kind, dataset=dataset, scheme=scheme, **result.attrs)
-    if row.learned:
+    if row.learned or row.posterior:  # a posterior approach's: its prior's, shared
         attrs["train_seconds"] = float(pd.read_csv(inputs["train_log"])["seconds"].max())
     write_samples(out_path, result.samples, np.arange(len(result.samples)), extras=result.extras, **attrs)

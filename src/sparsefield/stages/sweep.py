@@ -20,6 +20,7 @@ def sweep(inputs, out_path, *, approach: str, kind: str, settings: dict, device:
     device = resolve_device(device)
     model = method.load(inputs["model"], device)
     with torch.no_grad():
-        rows = method.sweep(kind, params, read_split(row.reads, inputs, "test"), model=model, device=device)
+        rows = method.sweep(kind, params, read_split(row.reads, inputs, "test"), model=model, device=device,
+                            inputs=inputs)
     with atomic_path(out_path) as tmp:
         pd.DataFrame(rows).assign(approach=approach, kind=kind).to_csv(tmp, index=False, float_format="%.6g")

@@ -21,23 +21,30 @@ def train(inputs, out_dir, *, approach: str, kind: str, settings: dict, device: 
     """Train `approach` into `out_dir`/model.pt and `out_dir`/train_log.csv.
 
     `settings` are the approach's params without the sampling section (the train rule never sees
-    it, so a sampling edit never retrains). Checkpoints live in `out_dir`/run-<key>, the key
-    hashing the settings and the code fingerprint `code`: a killed job resumes there, a changed
-    one starts afresh (stale run folders are removed).
+    it, so a sampling edit never retrains).
     """
     row = KINDS[kind]
     method = load(row.method)
     params = bind(method.Params, settings, f"approaches.{approach}.params")
-    key = hashlib.sha256(json.dumps([kind, canonical(settings), code]).encode()).hexdigest()[:12]
-    out_dir = Path(out_dir)
-    run_dir = out_dir / f"run-{key}"
-    for stale in out_dir.glob("run-*"):
-        if stale != run_dir:
-            shutil.rmtree(stale)
     device = resolve_device(device)
     train_data, test_data = read_split(row.reads, inputs, "train"), read_split(row.reads, inputs, "test")
     torch.manual_seed(params.seed)  # the model's initial weights
     loop = method.training(kind, params, train_data, test_data, device)
+    return run(loop, out_dir, key=[kind, canonical(settings), code], device=device)
+
+
+def run(loop: dict, out_dir, *, key: list, device) -> dict:
+    """Run the training loop `loop` into `out_dir`/model.pt and `out_dir`/train_log.csv.
+
+    Checkpoints live in `out_dir`/run-<hash of key> (the settings and code fingerprint): a killed job
+    resumes there, a changed one starts afresh (stale run folders are removed).
+    """
+    digest = hashlib.sha256(json.dumps(key).encode()).hexdigest()[:12]
+    out_dir = Path(out_dir)
+    run_dir = out_dir / f"run-{digest}"
+    for stale in out_dir.glob("run-*"):
+        if stale != run_dir:
+            shutil.rmtree(stale)
     summary = fit(**loop, out_dir=run_dir, device=str(device), progress=False)
     for name in ("train_log.csv", "model.pt"):  # model.pt last: it marks the run complete
         os.replace(run_dir / name, out_dir / name)
