@@ -24,4 +24,5 @@ compare(
     prior_logs=snakemake.input.prior_logs,
     prior_samples=snakemake.input.prior_samples,
     images=snakemake.params.images,
+    sparsity=snakemake.params.sparsity,
 )

@@ -17,7 +17,7 @@ import yaml
 
 from sparsefield.data.images import SOURCES
 from sparsefield.data.synth_raw import build_builtin, builtin_pairs
-from sparsefield.params import ParamsError, bind
+from sparsefield.params import ParamsError, bind, canonical
 from sparsefield.registry import KINDS, PRIOR_METHOD, load
 
 # folders under results/ that are not approaches
@@ -225,3 +225,25 @@ def _check_priors(config: dict) -> None:
             raise ConfigError(f"config key approaches.{name}.prior: '{approach['prior']}' is trained on a "
                               f"{'dataset' if source == 'rawset' else 'raw set'}, and kind '{approach['kind']}' "
                               f"reads {row.reads}; name a prior with {source}:")  # fmt: skip
+
+
+def sparsity_groups(config: dict, min_ratios: int = 3) -> dict[str, dict[float, str]]:
+    """{label: {context_ratio: approach}} of approaches alike but for their scheme, on schemes alike but for
+    their context ratio (the same query ratio and seed), at `min_ratios` ratios or more: a sparsity sweep.
+
+    Adding `biharmonic_c05` beside `biharmonic` on a scheme with context_ratio 0.05 extends biharmonic's
+    sweep; no rule and no list names the sweep. Settings of the NFE sweep (`sample.sweep_*`) are ignored.
+    The label is the group's shortest approach name.
+    """
+    schemes, groups = config["schemes"], {}
+    for name, entry in config["approaches"].items():
+        if KINDS[entry["kind"]].reads != "images":
+            continue
+        scheme = schemes[entry["scheme"]]
+        alike = {key: value for key, value in entry.items() if key not in ("scheme", "params")}
+        sample = {k: v for k, v in (entry.get("params", {}).get("sample") or {}).items() if not k.startswith("sweep_")}
+        params = {**entry.get("params", {}), "sample": sample}  # the NFE sweep's settings do not make a model
+        key = (repr(canonical([alike, params])), scheme["query_ratio"], scheme.get("seed"))
+        groups.setdefault(key, {})[float(scheme["context_ratio"])] = name
+    return {min(members.values(), key=lambda n: (len(n), n)): dict(sorted(members.items()))
+            for members in groups.values() if len(members) >= min_ratios}  # fmt: skip

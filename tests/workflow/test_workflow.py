@@ -6,11 +6,12 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
-LOWLIGHT = {"amplify", "amplify_denoise"}
+LOWLIGHT = {"amplify", "amplify_denoise", "edm_lowlight_tiny"}
 COPIED = ["Snakefile", "workflow", "scripts", "envs", "config", "profiles", "src", "tests/workflow/config.yaml"]
 
 
@@ -81,7 +82,8 @@ def test_single_target_builds_only_its_ancestors(workdir):
 def test_dag_runs_and_scores(built):
     table = pd.read_csv(built / "results/comparison.csv")
     assert list(table.columns) == ["approach", "dataset", "scheme", "metric", "region", "estimator", "value"]
-    assert set(table.approach) == {"nearest", "linear", "biharmonic", "linear_io", "flow_tiny", "ddo_tiny"} | LOWLIGHT
+    assert set(table.approach) == {"nearest", "linear", "biharmonic", "linear_io", "flow_tiny", "ddo_tiny",
+                                   "edm_sparse_tiny"} | LOWLIGHT  # fmt: skip
     psnr = table[(table.metric == "psnr") & (table.estimator == "mean")].set_index(["approach", "region"])["value"]
     for approach in ("nearest", "linear", "biharmonic"):
         assert psnr[(approach, "context")] == float("inf")  # context pixels kept as observed
@@ -94,7 +96,8 @@ def test_dag_runs_and_scores(built):
     assert "## builtin · cq_10_10" in markdown and "| linear |" in markdown
     figures = sorted(p.name for p in (built / "results/figures").glob("*.png"))
     assert figures == [
-        "builtin_cq_10_10.png", "builtin_io_20_20.png", "learning_curves.png", "lowlight_tiny.png", "nfe_sweep.png"
+        "builtin_cq_10_10.png", "builtin_io_20_20.png", "learning_curves.png", "lowlight_tiny.png", "nfe_sweep.png",
+        "prior_images_tiny.png", "prior_raw_tiny.png",
     ]  # fmt: skip
 
 
@@ -118,14 +121,15 @@ def test_learned_approach_end_to_end(built):
     assert (built / "results/flow_tiny/nfe_sweep.csv").exists()  # the sweep is a job of its own
     sweep = pd.read_csv(built / "results/nfe_sweep.csv")
     flow = sweep[sweep.approach == "flow_tiny"]
-    assert set(flow.sampler) == {"euler", "heun"} and set(sweep.approach) == {"flow_tiny", "ddo_tiny"}
+    assert set(flow.sampler) == {"euler", "heun"}
+    assert set(sweep.approach) == {"flow_tiny", "ddo_tiny", "edm_sparse_tiny", "edm_lowlight_tiny"}
     assert not list((built / "results/flow_tiny").glob("run-*"))  # checkpoints removed after success
     markdown = (built / "results/comparison.md").read_text()
     assert "## Learning curves" in markdown and "| flow_tiny | " in markdown.split("## Learning curves")[1]
 
 
 def test_ddo_end_to_end(built):
-    """The DDO family on the dense grid: the classical estimate computed once, both losses logged, 2x grid, both samplers."""
+    """The DDO family on the dense grid: the classical estimate computed once, both losses logged, 2x grid, samplers."""
     rows = pd.read_csv(built / "results/ddo_tiny/metrics.csv").set_index(["metric", "region", "estimator"])["value"]
     assert rows[("psnr", "context", "mean")] == float("inf")  # observed pixels kept as observed
     for estimator in ("mean", "posterior_mean", "sample"):
@@ -143,20 +147,60 @@ def test_raw_set_end_to_end(built):
     """Builtin DNGs → one demosaic job per capture → tiles + metadata → amplify / amplify_denoise → table."""
     raw = built / "results/raw/tiny"
     captures = sorted(p.relative_to(raw).as_posix() for p in raw.rglob("*.dng"))
-    assert captures == [f"Sony/long/{s}_00_10s.dng" for s in ("00001", "10001")] + [
-        f"Sony/short/{s}_{name}.dng" for s in ("00001", "10001") for name in ("00_0.1s", "01_0.033s")
+    scenes = ("00001", "10001", "20001")  # train, test, val
+    assert captures == [f"Sony/long/{s}_00_10s.dng" for s in scenes] + [
+        f"Sony/short/{s}_{name}.dng" for s in scenes for name in ("00_0.1s", "01_0.033s")
     ]
     tiles = json.loads((built / "results/tiles/tiny/metadata.json").read_text())["tiles"]
-    assert len(tiles) == 6 * 4 and {t["data_type"] for t in tiles if t["split"] == "train"} == {"clean", "noisy"}
+    assert len(tiles) == 9 * 4 and {t["data_type"] for t in tiles if t["split"] == "train"} == {"clean", "noisy"}
     table = pd.read_csv(built / "results/comparison.csv")
     low = table[table.approach.isin(LOWLIGHT)]
     assert set(low.dataset) == {"tiny"} and set(low.scheme) == {"x100", "x300"}
     psnr = low[(low.metric == "psnr")].set_index(["approach", "scheme", "region"])["value"]
-    assert len(psnr) == 2 * 2 * 2 and (psnr > 5).all()
+    assert len(psnr) == 3 * 2 * 2 and (psnr > 5).all()
     assert psnr[("amplify", "x100", "linear")] > psnr[("amplify", "x300", "linear")]
     markdown = (built / "results/comparison.md").read_text()
     assert "# Low light" in markdown and "| ×300 | srgb | amplify |" in markdown
     assert "## tiny · x100" not in markdown  # low-light rows stay out of the mask tables
+
+
+def test_edm_priors_and_posterior_approaches_end_to_end(built):
+    """Two priors trained once (clean raw crops; train images), a posterior approach on each, the calibration."""
+    for prior, sigmas in (("raw_tiny", ["0.1"]), ("images_tiny", ["0.1"])):
+        log = pd.read_csv(built / f"results/priors/{prior}/train_log.csv")
+        assert log.step.tolist() == [1, 2, 3, 4]
+        assert log[[f"val_psnr_{s}" for s in sigmas]].notna().sum().tolist() == [2]  # every 2 steps
+        with np.load(built / f"results/priors/{prior}/samples.npz") as drawn:
+            assert drawn["samples"].shape == drawn["real"].shape and bool(drawn["linear"]) == (prior == "raw_tiny")
+    noise = json.loads((built / "results/tiles/tiny/noise.json").read_text())
+    assert len(noise["scenes"]) == 1 and len(noise["raw_check"]) == 1
+    sparse = pd.read_csv(built / "results/edm_sparse_tiny/metrics.csv").set_index(["metric", "region", "estimator"])
+    assert sparse.loc[("nfe", "-", "-"), "value"] == 3 and sparse.loc[("n_samples", "-", "-"), "value"] == 2  # Heun
+    assert sparse.loc[("train_seconds", "-", "-"), "value"] > 0  # the prior's
+    assert sparse.loc[("psnr", "context", "mean"), "value"] == float("inf")  # observed pixels kept
+    low = pd.read_csv(built / "results/edm_lowlight_tiny/metrics.csv")
+    assert set(low.scheme) == {"x100", "x300"} and set(low[low.metric == "psnr"].region) == {"linear", "srgb"}
+    markdown = (built / "results/comparison.md").read_text()
+    assert "# Priors" in markdown and "## raw_tiny" in markdown and "| ×300 | srgb | edm_lowlight_tiny |" in markdown
+
+
+def test_posterior_edits_never_retrain_the_prior(built, tmp_path):
+    """A sampler setting or the posterior code reruns the posterior jobs only; the prior's code retrains it."""
+    config = yaml.safe_load((built / "tests/workflow/config.yaml").read_text())
+    config["approaches"]["edm_sparse_tiny"]["params"]["sample"]["steps"] = 3
+    edited_config = tmp_path / "sample.yaml"
+    edited_config.write_text(yaml.safe_dump(config))
+    cmd = [sys.executable, "-m", "snakemake", "-n", "--configfile", str(edited_config), "--replace-workflow-config"]
+    run = subprocess.run(cmd, cwd=built, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert job_counts(run.stdout + run.stderr) == {"reconstruct": 1, "sweep": 1, "evaluate": 1, "compare": 1, "all": 1}
+    code = "\nLIMIT = 1  # an edit that changes the code\n"
+    with edited(built / "src/sparsefield/methods/edm.py", lambda text: text + code):
+        plan = job_counts(snakemake(built, "-n"))
+    assert plan == {"reconstruct": 2, "sweep": 2, "evaluate": 2, "compare": 1, "all": 1}
+    with edited(built / "src/sparsefield/methods/edm_prior.py", lambda text: text + code):
+        plan = job_counts(snakemake(built, "-n"))
+    assert plan == {"prior": 2, "reconstruct": 2, "sweep": 2, "evaluate": 2, "compare": 1, "all": 1}
 
 
 def test_rebuild_from_scratch_is_identical(built, tmp_path, request):
@@ -166,7 +210,7 @@ def test_rebuild_from_scratch_is_identical(built, tmp_path, request):
         p.relative_to(again / "results") for p in (again / "results/raw/tiny").rglob("[!.]*") if p.is_file()
     ]
     tiles = [p.relative_to(again / "results") for p in (again / "results/tiles/tiny").iterdir()]
-    assert len(raw) == 6 + 3 and len(tiles) == 6 * 2 + 1
+    assert len(raw) == 9 + 3 and len(tiles) == 9 * 2 + 1  # 3 scenes (train, val, test) x (long + 2 shorts)
     for name in ["data/builtin.h5", "masks/builtin/cq_10_10.h5", *raw, *tiles]:
         assert (again / "results" / name).read_bytes() == (built / "results" / name).read_bytes(), name
     first, second = (pd.read_csv(root / "results/linear/metrics.csv") for root in (built, again))
@@ -251,7 +295,7 @@ def test_corrupt_raw_file_fails_its_job_only(built, tmp_path, request):
     started = [line.split()[-1] for line in output.splitlines() if line.startswith(("rule ", "localrule "))]
     assert started == ["demosaic:"] * 3  # the test captures: not the raw set, not the train captures
     tiles = sorted(p.name for p in (work / "results/tiles/tiny").glob("*.pt"))
-    assert len(tiles) == 5 and "10001_01_0.033s.pt" not in tiles  # the two other test captures finished
+    assert len(tiles) == 8 and "10001_01_0.033s.pt" not in tiles  # the two other test captures finished
     assert not (work / "results/tiles/tiny/metadata.json").exists()
     assert not list((work / "results/tiles/tiny").glob(".*"))  # no temporary file left
     log = (work / "results/logs/demosaic/tiny/10001_01_0.033s.log").read_text()
@@ -312,7 +356,7 @@ def test_the_shared_tree_is_left_as_built(built, request):
 
 
 def test_a_learned_kind_on_raw_tiles_needs_no_rule_edit(workdir, tmp_path):
-    """A kind that is learned and reads tiles (the EDM prior on clean tiles, next) plans train on the raw set's
+    """A kind that is learned per approach and reads tiles (a conditional restorer) plans train on the raw set's
     metadata.json, then reconstruct and evaluate, from a registry row and a config entry alone."""
     work = copy_repo(workdir, tmp_path / "repo")
     row = (
@@ -323,7 +367,9 @@ def test_a_learned_kind_on_raw_tiles_needs_no_rule_edit(workdir, tmp_path):
     registry = work / "src/sparsefield/registry.py"
     registry.write_text(registry.read_text().replace('    "amplify":', row + '    "amplify":', 1))
     schema = work / "workflow/schemas/config.schema.yaml"
-    schema.write_text(schema.read_text().replace("amplify, amplify_denoise]", "amplify, amplify_denoise, tiles_prior]"))
+    text = schema.read_text().replace("amplify, amplify_denoise]", "amplify, amplify_denoise, tiles_prior]")
+    schema.write_text(text.replace("amplify_denoise, edm_lowlight, edm_denoise]", "amplify_denoise, edm_lowlight, "
+                                   "edm_denoise, tiles_prior]"))  # the kinds that read a raw set
     config = yaml.safe_load((work / "tests/workflow/config.yaml").read_text())
     params = config["approaches"]["flow_tiny"]["params"]
     config["approaches"]["prior_tiny"] = {"kind": "tiles_prior", "rawset": "tiny", "params": params}

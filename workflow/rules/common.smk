@@ -9,7 +9,7 @@ from pathlib import Path
 SRC = Path(workflow.basedir) / "src"
 sys.path.insert(0, str(SRC))
 
-from sparsefield.config import approach_params, needs_gpu, validate_config
+from sparsefield.config import approach_params, needs_gpu, sparsity_groups, validate_config
 from sparsefield.data.sid import SPLITS as SID_SPLITS, captures, read_lists
 from sparsefield.data.synth_raw import CAMERA as BUILTIN_CAMERA, builtin_pairs
 from sparsefield.fingerprint import kind_fingerprint, source_fingerprint
@@ -22,11 +22,14 @@ APPROACHES = config["approaches"]
 SETTINGS = {name: canonical(params) for name, params in approach_params(config).items()}  # sorted keys
 LEARNED = approaches_where(APPROACHES, learned=True)
 POSTERIOR = approaches_where(APPROACHES, posterior=True)  # sample around a trained prior (their `prior:`)
-SWEPT = approaches_where(APPROACHES, sampled=True)  # their NFE sweep is a rule of its own
+SWEPT = [  # their NFE sweep is a rule of its own (unless sweep_nfe is empty)
+    name for name in approaches_where(APPROACHES, sampled=True) if (SETTINGS[name].get("sample") or {}).get("sweep_nfe")
+]
 ON_IMAGES = approaches_where(APPROACHES, reads="images")  # scored on a dataset's fixed masks
 ON_TILES = approaches_where(APPROACHES, reads="tiles")  # scored on a raw set's test pairs
 RAWSETS = config["rawsets"]
-PRIORS = config["priors"]  # trained once into results/priors/{prior}/, shared by the approaches naming them
+PRIORS = config["priors"]
+SPARSITY = {label: {str(r): name for r, name in members.items()} for label, members in sparsity_groups(config).items()}  # trained once into results/priors/{prior}/, shared by the approaches naming them
 BUILTIN_RAWSETS = sorted(name for name, entry in RAWSETS.items() if entry["kind"] == "builtin")
 THREADS = config["threads"]
 ESTIMATES = sorted({entry["estimate"] for entry in APPROACHES.values() if "estimate" in entry})  # classical estimates read

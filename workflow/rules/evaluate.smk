@@ -47,6 +47,7 @@ rule compare:
         ),
     params:
         images=config["figures"]["images"],
+        sparsity=SPARSITY,
         code=code("sparsefield.stages.compare"),
     log:
         "results/logs/compare.log",

@@ -123,7 +123,7 @@ def restore_tiles(kind, params: Params, pairs, model, calibration, device, *, sa
             amplified = 2 * ratio * y - 1
             variance = 4 * ratio**2 * (a * (ratio * y).clamp(min=0) / ratio + b)  # Var of 2 r y
             sigma = variance.clamp(min=params.floor).mean(dim=(1, 2, 3)).sqrt()  # (B,)
-            x, calls = model(amplified, sigma), 1
+            x, calls = model(amplified, sigma).detach(), 1
             x = x[:, None]
         else:
             noise = SampleNoise([seed_of(params.seed, i, j) for i in rows for j in range(k)], device=device)

@@ -25,6 +25,7 @@ from sparsefield.report.learning import learning_curves, learning_markdown
 from sparsefield.report.lowlight import lowlight_figure, lowlight_markdown, lowlight_shown
 from sparsefield.report.priors import prior_figure, priors_markdown
 from sparsefield.report.scores import headline_estimate, missing_psnr, unit_images
+from sparsefield.report.sparsity import sparsity_figure, sparsity_markdown, sparsity_values
 from sparsefield.report.tables import best_classical, classical_by_approach, markdown_tables
 from sparsefield.samples import read_samples
 from sparsefield.scoring import COLUMNS
@@ -142,7 +143,7 @@ def _priors(prior_logs, prior_samples, fig_dir: Path) -> str:
 
 def compare(metrics, samples, data, masks, out_csv, out_md, fig_dir, *, train_logs=(), sweeps=(), out_sweep=None,
             images=(0, 1, 2, 3, 4, 5), lowlight=(), lowlight_samples=(), lowlight_tiles=(), prior_logs=(),
-            prior_samples=(), n_boot: int = N_BOOT, seed: int = SEED) -> None:  # fmt: skip
+            prior_samples=(), sparsity=None, n_boot: int = N_BOOT, seed: int = SEED) -> None:  # fmt: skip
     """The stage entry point.
 
     Args:
@@ -158,6 +159,7 @@ def compare(metrics, samples, data, masks, out_csv, out_md, fig_dir, *, train_lo
         lowlight, lowlight_samples, lowlight_tiles: per low-light approach (aligned lists) its
             metrics.csv, samples.h5 and its raw set's metadata.json.
         prior_logs, prior_samples: per prior its train_log.csv and samples.npz (`prior_{name}.png`).
+        sparsity: {label: {context ratio: approach}} (`config.sparsity_groups`): sparsity.png and its table.
         n_boot, seed: of the paired-bootstrap intervals of the headline tables.
     """
     fig_dir = Path(fig_dir)
@@ -171,10 +173,13 @@ def compare(metrics, samples, data, masks, out_csv, out_md, fig_dir, *, train_lo
     _sweeps(sweeps, out_sweep, fig_dir)
     _lowlight_figures(lowlight_samples, lowlight_tiles, fig_dir)
     priors = _priors(prior_logs, prior_samples, fig_dir)
+    swept = sparsity_values(table, {k: {float(r): a for r, a in v.items()} for k, v in (sparsity or {}).items()})
+    if not swept.empty:
+        save_figure(sparsity_figure(swept), fig_dir / "sparsity.png")
     with atomic_path(out_csv) as tmp:
         parts = [part for part in (table, low) if part is not None and len(part)]
         (pd.concat(parts, ignore_index=True) if parts else table).to_csv(tmp, index=False, float_format="%.6g")
     markdown = markdown_tables(table, differences) + learning + (lowlight_markdown(low) if low is not None else "")
-    markdown += priors
+    markdown += sparsity_markdown(swept) + priors
     with atomic_path(out_md) as tmp:
         tmp.write_text(markdown, encoding="utf-8")
