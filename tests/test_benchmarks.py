@@ -14,8 +14,8 @@ def benchmark(repo_root, name):
 
 
 def test_every_benchmark_is_covered(repo_root):
-    assert {p.stem for p in (repo_root / "benchmarks").glob("*.py")} == {"masks", "demosaic", "train_throughput",
-                                                                         "mean_of_k", "ddo_blur"}  # fmt: skip
+    expected = {"masks", "demosaic", "train_throughput", "mean_of_k", "ddo_blur", "edm_posterior"}
+    assert {p.stem for p in (repo_root / "benchmarks").glob("*.py")} == expected
 
 
 def test_masks_benchmark_runs(repo_root, capsys):
@@ -60,3 +60,34 @@ def test_mean_of_k_benchmark_names_a_missing_model(repo_root, monkeypatch, tmp_p
 def test_ddo_blur_benchmark_caps_below_no_blur(repo_root, capsys):
     rows = benchmark(repo_root, "ddo_blur").main(["--images", "4", "--blur-min", "0.05", "0"])
     assert rows[("test", 0.05)] < rows[("test", 0.0)] and "σ_min" in capsys.readouterr().out
+
+
+def test_edm_posterior_benchmark_runs(repo_root, tmp_path, capsys):
+    """On a tiny dataset, masks and an untrained prior written where the workflow puts them."""
+    import torch
+    import yaml
+
+    from sparsefield.data.images import build_images
+    from sparsefield.data.masks import build_masks
+    from sparsefield.methods import edm_prior
+
+    (tmp_path / "results/masks/tiny").mkdir(parents=True)
+    build_images(tmp_path / "results/data/tiny.h5", source="builtin", n_train=8, n_test=4, size=8, seed=0)
+    build_masks(tmp_path / "results/data/tiny.h5", tmp_path / "results/masks/tiny/cq.h5", scheme="cq",
+                context_ratio=0.1, query_ratio=0.1, seed=0)  # fmt: skip
+    backbone = {"ch": 8, "ch_mult": [1, 2], "num_blocks": 1, "attention": True, "dropout": 0.0}
+    net = edm_prior.build(edm_prior.Backbone(**{**backbone, "ch_mult": (1, 2)}), sigma_data=0.5, mean=[0.0] * 3)
+    (tmp_path / "results/priors/p").mkdir(parents=True)
+    config = dict(backbone=backbone, sigma_data=0.5, mean=[0.0] * 3, channels=3)
+    torch.save({"state_dict": net.state_dict(), "config": config}, tmp_path / "results/priors/p/model.pt")
+    prior = {"dataset": "tiny", "params": {"backbone": backbone, "train": {"steps": 1, "batch_size": 1, "lr": 1e-3}}}
+    approach = {"kind": "edm_sparse", "dataset": "tiny", "scheme": "cq", "prior": "p",
+                "params": {"sample": {"sampler": "diffpir", "steps": 2, "n_samples": 2}}}  # fmt: skip
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump({
+        "datasets": {"tiny": {"source": "builtin", "n_train": 8, "n_test": 4, "size": 8}},
+        "schemes": {"cq": {"context_ratio": 0.1, "query_ratio": 0.1}}, "approaches": {"e": approach},
+        "priors": {"p": prior}, "evaluation": {"n_images": 2}}))  # fmt: skip
+    rows = benchmark(repo_root, "edm_posterior").main(
+        ["--config", str(tmp_path / "config.yaml"), "--root", str(tmp_path), "--set", "steps=1,2"])  # fmt: skip
+    assert [(row["steps"], row["nfe"]) for row in rows] == [(1, 1), (2, 2)]
+    assert "x the 60 s budget" in capsys.readouterr().out

@@ -176,11 +176,12 @@ def reconstruct(kind: str, params: Params, data, *, model, device, inputs=None, 
 
 
 def sweep(kind: str, params: Params, data, *, model, device, inputs=None, **_) -> list[dict]:
-    """PSNR against NFE for both samplers: on missing pixels (edm_sparse, mean of K) or sRGB tiles (edm_lowlight)."""
+    """PSNR against NFE of the approach's own sampler (its settings: DPS's ζ, DiffPIR's λ and ζ are the sampler's,
+    not another's): on missing pixels (edm_sparse, mean of K) or sRGB tiles (edm_lowlight, the first `sweep_images`
+    test pairs)."""
     import numpy as np
 
     from sparsefield.metrics import missing_psnr_per_image
-    from sparsefield.registry import KINDS
     from sparsefield.sampling.posterior import steps_for_nfe
 
     s, rows = params.sample, []
@@ -193,16 +194,16 @@ def sweep(kind: str, params: Params, data, *, model, device, inputs=None, **_) -
 
         calibration = _read_calibration(inputs)
         truth = np.stack([linear_rgb(data[i][1]) for i in range(min(len(data), s.sweep_images))])
-    for sampler in KINDS[kind].samplers:
-        for budget in s.sweep_nfe:
-            steps = steps_for_nfe(None, sampler, budget)
-            if kind == SPARSE:
-                samples, nfe, seconds = fill_images(kind, params, data, model, device, sampler=sampler, steps=steps)
-                psnr = dict(psnr_missing=float(missing_psnr_per_image(samples.mean(1), data.images,
-                                                                      data.context).mean()))  # fmt: skip
-            else:
-                samples, nfe, seconds = restore_tiles(kind, params, data, model, calibration, device,
-                                                      sampler=sampler, steps=steps, n=s.sweep_images)  # fmt: skip
-                psnr = dict(psnr_srgb=float(psnr_per_image(to_srgb(samples.mean(1)), to_srgb(truth)).mean()))
-            rows.append(dict(sampler=sampler, steps=steps, nfe=nfe, seconds_per_image=seconds, **psnr))
+    sampler = s.sampler
+    for budget in s.sweep_nfe:
+        steps = steps_for_nfe(None, sampler, budget)
+        if kind == SPARSE:
+            samples, nfe, seconds = fill_images(kind, params, data, model, device, sampler=sampler, steps=steps)
+            psnr = dict(psnr_missing=float(missing_psnr_per_image(samples.mean(1), data.images,
+                                                                  data.context).mean()))  # fmt: skip
+        else:
+            samples, nfe, seconds = restore_tiles(kind, params, data, model, calibration, device,
+                                                  sampler=sampler, steps=steps, n=s.sweep_images)  # fmt: skip
+            psnr = dict(psnr_srgb=float(psnr_per_image(to_srgb(samples.mean(1)), to_srgb(truth)).mean()))
+        rows.append(dict(sampler=sampler, steps=steps, nfe=nfe, seconds_per_image=seconds, **psnr))
     return rows

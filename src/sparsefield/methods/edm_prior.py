@@ -3,8 +3,9 @@
 EDM (Karras et al. 2022; `objectives.edm`, `nn.edm_unet`) on what the prior's source holds:
 
     rawset: NAME    random crops (`crop`, flips) of the clean long exposures of the raw set's train
-                    captures, in the tiles' units: linear RGB v = 2x − 1, x in [0, 1]; every tile
-                    validated first (one line naming a bad one)
+                    captures (stitched back from their tiles; with crop >= the tile size, the tiles
+                    themselves, read lazily), in the tiles' units: linear RGB v = 2x − 1, x in [0, 1];
+                    every tile validated first (one line naming a bad one)
     dataset: NAME   the dataset's train images in [−1, 1] (flips)
 
 The data's per-channel mean μ and the std σ_d of x − μ are measured on the training data and stored
@@ -84,10 +85,14 @@ def prior_data(source: dict, inputs, params: PriorParams):
     from sparsefield.data.tiles import CropDataset, TileDataset, stitched_captures
 
     if "rawset" in source:
-        captures = stitched_captures(inputs["metadata"], split="train")  # validated: a bad tile is named
         val = TileDataset(inputs["metadata"], split="val", data_type="clean")
         val.validate()
         val = torch.stack([val[i] for i in range(min(len(val), params.validation.images))])
+        if params.crop >= val.shape[-1]:  # whole tiles (SID at 256): read lazily, never a whole capture in memory
+            tiles = TileDataset(inputs["metadata"], split="train", data_type="clean")
+            tiles.validate()
+            return tiles, val
+        captures = stitched_captures(inputs["metadata"], split="train")  # validated: a bad tile is named
         return CropDataset(captures, params.crop, params.stride), val
     from sparsefield.data.images import read_images
 
@@ -100,10 +105,11 @@ def prior_data(source: dict, inputs, params: PriorParams):
     return CropDataset(train, crop, params.stride), val
 
 
-def measure(windows, n: int = 4096) -> tuple[list[float], float]:
-    """(μ per channel, σ_d = std of x − μ) over up to `n` evenly spaced training windows."""
+def measure(windows, n: int = 4096, values: float = 2e7) -> tuple[list[float], float]:
+    """(μ per channel, σ_d = std of x − μ) over up to `n` evenly spaced training windows (at most ~`values` values)."""
     import torch
 
+    n = max(1, min(n, int(values // windows[0].numel())))
     step = max(1, len(windows) // n)
     x = torch.stack([windows[i] for i in range(0, len(windows), step)]).double()
     mean = x.mean(dim=(0, 2, 3))
