@@ -10,20 +10,26 @@ def repo_root() -> Path:
     return ROOT
 
 
-@pytest.fixture(scope="session")
-def tiny_tiles(tmp_path_factory):
-    """A tiny builtin raw set (2 train, 1 val, 2 test scenes of 64 px; ratios 100, 300), demosaiced
-    into 32 px tiles: (metadata.json path, raw set root)."""
+def build_tiles(tmp_path_factory, *, tile_size: int, rawset: str, **builtin):
+    """A builtin raw set (`synth_raw.build_builtin(**builtin)`) demosaiced into tiles: (metadata.json, raw set root)."""
     from sparsefield.data.raw import demosaic_capture, write_metadata
     from sparsefield.data.sid import captures, read_lists
     from sparsefield.data.synth_raw import build_builtin
 
     root, tiles = tmp_path_factory.mktemp("rawset"), tmp_path_factory.mktemp("tiles")
-    build_builtin(root, n_train=2, n_val=1, n_test=2, size=64, ratios=[100, 300], seed=3)
+    build_builtin(root, **builtin)
     metas = []
     for name, capture in captures(read_lists(root, "Sony")).items():
         demosaic_capture(root / capture.path, tiles / f"{name}.pt", tiles / f"{name}.json", root=root,
-                         camera="Sony", tile_size=32, stride=32)  # fmt: skip
+                         camera="Sony", tile_size=tile_size, stride=tile_size)  # fmt: skip
         metas.append(tiles / f"{name}.json")
-    write_metadata(metas, tiles / "metadata.json", rawset="tiny")
+    write_metadata(metas, tiles / "metadata.json", rawset=rawset)
     return tiles / "metadata.json", root
+
+
+@pytest.fixture(scope="session")
+def tiny_tiles(tmp_path_factory):
+    """A tiny builtin raw set (2 train, 1 val, 2 test scenes of 64 px; ratios 100, 300), demosaiced
+    into 32 px tiles: (metadata.json path, raw set root)."""
+    return build_tiles(tmp_path_factory, tile_size=32, rawset="tiny", n_train=2, n_val=1, n_test=2, size=64,
+                       ratios=[100, 300], seed=3)  # fmt: skip

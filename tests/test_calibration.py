@@ -8,11 +8,9 @@ import numpy as np
 import pytest
 import tifffile
 import torch
+from conftest import build_tiles
 
 from sparsefield.data import calibration as cal
-from sparsefield.data.raw import demosaic_capture, write_metadata
-from sparsefield.data.sid import captures, read_lists
-from sparsefield.data.synth_raw import build_builtin
 
 SPAN = 16383 - 512  # white - black of the builtin set
 
@@ -166,15 +164,8 @@ def test_no_noisy_pairs_is_one_line_naming_the_file(tmp_path):
 def builtin(tmp_path_factory):
     """Seed 0 (the config's): train scenes at ISO 200 and 10874 (read 0.006 and 51 times the 1/12 DN^2
     of rounding), 128 px, x100 and x300, tiles of 64: (metadata.json, raw set root)."""
-    root, tiles = tmp_path_factory.mktemp("rawset"), tmp_path_factory.mktemp("tiles")
-    build_builtin(root, n_train=2, n_val=0, n_test=1, size=128, ratios=[100, 300], seed=0)
-    metas = []
-    for name, capture in captures(read_lists(root, "Sony")).items():
-        demosaic_capture(root / capture.path, tiles / f"{name}.pt", tiles / f"{name}.json", root=root,
-                         camera="Sony", tile_size=64, stride=64)  # fmt: skip
-        metas.append(tiles / f"{name}.json")
-    write_metadata(metas, tiles / "metadata.json", rawset="calibration")
-    return tiles / "metadata.json", root
+    return build_tiles(tmp_path_factory, tile_size=64, rawset="calibration", n_train=2, n_val=0, n_test=1, size=128,
+                       ratios=[100, 300], seed=0)  # fmt: skip
 
 
 def test_noise_profile_reader_agrees_with_tifffile(builtin, tmp_path):

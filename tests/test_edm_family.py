@@ -7,12 +7,10 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from conftest import build_tiles
 
 from sparsefield.config import ConfigError, sparsity_groups, validate_config
-from sparsefield.data.raw import demosaic_capture, write_metadata
 from sparsefield.data.sets import MaskedImages
-from sparsefield.data.sid import captures, read_lists
-from sparsefield.data.synth_raw import build_builtin
 from sparsefield.data.tiles import CropDataset, TileDataset, stitched_captures
 from sparsefield.methods import edm, edm_prior
 from sparsefield.nn.precond import CentredDenoiser
@@ -22,15 +20,8 @@ from sparsefield.params import bind
 @pytest.fixture(scope="module")
 def rawset(tmp_path_factory):
     """A builtin raw set of 64-px scenes (1 train, 1 val, 1 test; x100, x300) cut into 32-px tiles: metadata.json."""
-    root, tiles = tmp_path_factory.mktemp("rawset"), tmp_path_factory.mktemp("tiles")
-    build_builtin(root, n_train=1, n_val=1, n_test=1, size=64, ratios=[100, 300], seed=0)
-    metas = []
-    for name, capture in captures(read_lists(root, "Sony")).items():
-        demosaic_capture(root / capture.path, tiles / f"{name}.pt", tiles / f"{name}.json", root=root,
-                         camera="Sony", tile_size=32, stride=32)  # fmt: skip
-        metas.append(tiles / f"{name}.json")
-    write_metadata(metas, tiles / "metadata.json", rawset="edm")
-    return tiles / "metadata.json"
+    return build_tiles(tmp_path_factory, tile_size=32, rawset="edm", n_train=1, n_val=1, n_test=1, size=64,
+                       ratios=[100, 300], seed=0)[0]  # fmt: skip
 
 
 def test_stitched_captures_put_every_tile_back_where_it_was_cut(rawset):

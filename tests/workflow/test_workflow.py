@@ -38,6 +38,15 @@ def job_counts(plan):
     return {rule: int(count) for rule, count in rows}
 
 
+def dry_run_with(cwd, config: dict, path) -> str:
+    """The output of `snakemake -n` in `cwd` with `config` (written to `path`) instead of the tiny config."""
+    path.write_text(yaml.safe_dump(config))
+    cmd = [sys.executable, "-m", "snakemake", "-n", "--configfile", str(path), "--replace-workflow-config"]
+    run = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    return run.stdout + run.stderr
+
+
 @contextlib.contextmanager
 def edited(path, edit):
     """`path` rewritten by `edit(text)` for the duration of the block, then restored byte for byte."""
@@ -188,12 +197,8 @@ def test_posterior_edits_never_retrain_the_prior(built, tmp_path):
     """A sampler setting or the posterior code reruns the posterior jobs only; the prior's code retrains it."""
     config = yaml.safe_load((built / "tests/workflow/config.yaml").read_text())
     config["approaches"]["edm_sparse_tiny"]["params"]["sample"]["steps"] = 3
-    edited_config = tmp_path / "sample.yaml"
-    edited_config.write_text(yaml.safe_dump(config))
-    cmd = [sys.executable, "-m", "snakemake", "-n", "--configfile", str(edited_config), "--replace-workflow-config"]
-    run = subprocess.run(cmd, cwd=built, capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stderr
-    assert job_counts(run.stdout + run.stderr) == {"reconstruct": 1, "sweep": 1, "evaluate": 1, "compare": 1, "all": 1}
+    plan = job_counts(dry_run_with(built, config, tmp_path / "sample.yaml"))
+    assert plan == {"reconstruct": 1, "sweep": 1, "evaluate": 1, "compare": 1, "all": 1}
     code = "\nLIMIT = 1  # an edit that changes the code\n"
     with edited(built / "src/sparsefield/methods/edm.py", lambda text: text + code):
         plan = job_counts(snakemake(built, "-n"))
@@ -264,12 +269,8 @@ def test_sampling_edit_plans_no_training(built, tmp_path):
     """Only the reconstruct rule and the sweep see `params.sample`: editing it never retrains."""
     config = yaml.safe_load((built / "tests/workflow/config.yaml").read_text())
     config["approaches"]["flow_tiny"]["params"]["sample"]["steps"] = 3
-    edited_config = tmp_path / "sample.yaml"
-    edited_config.write_text(yaml.safe_dump(config))
-    cmd = [sys.executable, "-m", "snakemake", "-n", "--configfile", str(edited_config), "--replace-workflow-config"]
-    run = subprocess.run(cmd, cwd=built, capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stderr
-    assert job_counts(run.stdout + run.stderr) == {"reconstruct": 1, "sweep": 1, "evaluate": 1, "compare": 1, "all": 1}
+    plan = job_counts(dry_run_with(built, config, tmp_path / "sample.yaml"))
+    assert plan == {"reconstruct": 1, "sweep": 1, "evaluate": 1, "compare": 1, "all": 1}
 
 
 def test_reordered_config_plans_nothing(built, tmp_path):

@@ -149,15 +149,15 @@ def validation_curve(params: PriorParams, val, device):
     return eval_fn
 
 
-def prior_training(params: PriorParams, source: dict, inputs, device) -> dict:
-    """The training loop's keyword arguments (`sparsefield.train.train`) for a prior."""
+def prior_training(params: PriorParams, source: dict, windows, val, device) -> dict:
+    """The training loop's keyword arguments (`sparsefield.train.train`) for a prior on `prior_data`'s
+    training windows and validation images."""
     import math
     from dataclasses import asdict
 
     from sparsefield.objectives.edm import EDM
     from sparsefield.params import canonical
 
-    windows, val = prior_data(source, inputs, params)
     mean, sigma_data = measure(windows)
     channels = windows[0].shape[0]
     process = EDM(P_mean=params.P_mean + math.log(sigma_data / 0.5), P_std=params.P_std, sigma_data=sigma_data)

@@ -26,11 +26,11 @@ def train_prior(inputs, out_dir, *, prior: str, source: dict, settings: dict, de
     params = bind(method.PriorParams, settings, f"priors.{prior}.params")
     device = resolve_device(device)
     torch.manual_seed(params.seed)  # the model's initial weights
-    loop = method.prior_training(params, source, inputs, device)
+    windows, val = method.prior_data(source, inputs, params)  # read once: training, validation, the figure
+    loop = method.prior_training(params, source, windows, val, device)
     summary = run(loop, out_dir, key=[canonical(source), canonical(settings), code], device=device)
     model = method.load(Path(out_dir) / "model.pt", device)
-    real = method.prior_data(source, inputs, params)[1]
-    drawn = method.unconditional(model, real, linear="rawset" in source, seed=params.seed, device=device)
+    drawn = method.unconditional(model, val, linear="rawset" in source, seed=params.seed, device=device)
     with atomic_path(Path(out_dir) / "samples.npz") as tmp, open(tmp, "wb") as f:
         np.savez(f, **drawn)
     return summary
