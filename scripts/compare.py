@@ -23,6 +23,9 @@ compare(
     lowlight_tiles=snakemake.input.lowlight_tiles,
     prior_logs=snakemake.input.prior_logs,
     prior_samples=snakemake.input.prior_samples,
+    spectral=snakemake.input.spectral,
+    spectral_samples=snakemake.input.spectral_samples,
+    spectral_data=snakemake.input.spectral_data,
     images=snakemake.params.images,
     sparsity=snakemake.params.sparsity,
 )

@@ -240,12 +240,13 @@ def test_plain_tensor_dataset(tmp_path):
 
 
 def test_masked_loss_is_the_one_reduction_and_logs_query_and_full(tmp_path):
-    """The loop minimises Σ m ℓ / max(Σ m, 1) per sample, then the batch mean, and logs it per mask."""
+    """The loop minimises Σ m ℓ / max(Σ m, 1) per sample, then the mean over the samples with a supervised
+    element, and logs it per mask."""
     torch.manual_seed(0)
     x = torch.randn(16, 6, 3)  # (N, pixels, C)
     query = torch.zeros(16, 6, 1)
     query[:, :2] = 1.0  # 2 of 6 pixels supervised
-    query[0] = 0.0  # one sample with nothing supervised: contributes 0, not NaN
+    query[0] = 0.0  # one sample with nothing supervised: left out of the mean, not NaN and not a 0 that counts
     seen = {}
 
     def loss_fn(model, batch, noise):
@@ -259,7 +260,8 @@ def test_masked_loss_is_the_one_reduction_and_logs_query_and_full(tmp_path):
     row = log(tmp_path).iloc[0]
     value, m = seen["value"], seen["m"].expand(-1, -1, 3)
     per_sample = (m * value).sum((1, 2)) / m.sum((1, 2)).clamp(min=1)
-    assert (per_sample == 0).sum() == 1 and row["loss"] == pytest.approx(per_sample.mean().item(), rel=1e-6)
+    assert (per_sample == 0).sum() == 1 and row["loss"] == pytest.approx(
+        per_sample[m.sum((1, 2)) > 0].mean().item(), rel=1e-6)
     assert row["loss_query"] == pytest.approx(row["loss"], rel=1e-6)
     assert row["loss_full"] == pytest.approx(value.mean().item(), rel=1e-6)
 

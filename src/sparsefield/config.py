@@ -15,10 +15,13 @@ import os
 import jsonschema
 import yaml
 
-from sparsefield.data.images import SOURCES
+from sparsefield.data.images import SOURCES as IMAGE_SOURCES
+from sparsefield.data.spectral import SOURCES as SPECTRAL_SOURCES
 from sparsefield.data.synth_raw import build_builtin, builtin_pairs
 from sparsefield.params import ParamsError, bind, canonical
 from sparsefield.registry import KINDS, PRIOR_METHOD, load
+
+SOURCES = {**IMAGE_SOURCES, **SPECTRAL_SOURCES}  # a dataset's source -> the function writing it
 
 # folders under results/ that are not approaches
 RESERVED = {"data", "masks", "figures", "logs", "benchmarks", "tiles", "raw", "priors", "estimates"}
@@ -86,12 +89,18 @@ def validate_config(config: dict, schema_path: str | os.PathLike) -> dict:
                                   "fixed context pixels; an approach on raw tiles has none, remove it")  # fmt: skip
             _check_lowlight(name, approach, config["rawsets"])
             continue
+        if KINDS[approach["kind"]].reads == "spectral":
+            _check_spectral(name, approach, config["datasets"])
+            continue
         for key, known in (("dataset", config["datasets"]), ("scheme", config["schemes"])):
             if approach[key] not in known:
                 raise ConfigError(
                     f"config key approaches.{name}.{key}: unknown {key} '{approach[key]}'; "
                     f"define it under {key}s: (have {sorted(known)})"
                 )
+        if config["datasets"][approach["dataset"]]["source"] in SPECTRAL_SOURCES:
+            raise ConfigError(f"config key approaches.{name}.dataset: '{approach['dataset']}' is a multispectral "
+                              f"dataset; kind '{approach['kind']}' reads RGB images (use kind vae or pca)")  # fmt: skip
     for name, entry in config["rawsets"].items():
         _check_rawset(name, entry)
     _check_priors(config)
@@ -193,6 +202,22 @@ def _check_lowlight(name: str, approach: dict, rawsets: dict) -> None:
         )
 
 
+def _check_spectral(name: str, approach: dict, datasets: dict) -> None:
+    """A multispectral approach names a multispectral dataset, and no scheme (the leaf masks are the dataset's)."""
+    for key, what in (("scheme", "the leaf masks are its dataset's own"), ("estimate", "it reads no estimate"),
+                      ("rawset", "it reads a dataset")):  # fmt: skip
+        if key in approach:
+            raise ConfigError(f"config key approaches.{name}.{key}: kind '{approach['kind']}' takes no {key}: "
+                              f"({what}); remove it")  # fmt: skip
+    if approach["dataset"] not in datasets:
+        raise ConfigError(f"config key approaches.{name}.dataset: unknown dataset '{approach['dataset']}'; "
+                          f"define it under datasets: (have {sorted(datasets)})")  # fmt: skip
+    source = datasets[approach["dataset"]]["source"]
+    if source not in SPECTRAL_SOURCES:
+        raise ConfigError(f"config key approaches.{name}.dataset: '{approach['dataset']}' is an RGB dataset "
+                          f"(source {source}); kind '{approach['kind']}' needs source leaves or multispectral_folder")
+
+
 def _check_priors(config: dict) -> None:
     """Each prior's source exists (a raw set with val scenes for its validation); posterior approaches name a
     prior of the data they read; no other approach names one."""
@@ -202,6 +227,9 @@ def _check_priors(config: dict) -> None:
         if entry[key] not in known:
             raise ConfigError(f"config key priors.{name}.{key}: unknown {key} '{entry[key]}'; "
                               f"define it under {key}s: (have {sorted(known)})")  # fmt: skip
+        if key == "dataset" and known[entry[key]]["source"] in SPECTRAL_SOURCES:
+            raise ConfigError(f"config key priors.{name}.dataset: '{entry[key]}' is a multispectral dataset; an "
+                              "EDM prior trains on RGB images or a raw set")  # fmt: skip
         raw = rawsets.get(entry.get("rawset"), {})
         if raw.get("kind") == "builtin" and raw.get("n_val", 0) < 1:
             raise ConfigError(f"config key rawsets.{entry['rawset']}.n_val: prior {name} validates on the val "

@@ -16,12 +16,12 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 
-READS = ("images", "tiles")  # images + fixed masks of a dataset; the paired test tiles of a raw set
+READS = ("images", "tiles", "spectral")  # images + fixed masks of a dataset; a raw set's test pairs; leaf images
 
 
 @dataclass(frozen=True)
 class Kind:
-    reads: str  # "images" (a dataset and a mask scheme) or "tiles" (a raw set)
+    reads: str  # "images" (a dataset and a mask scheme), "tiles" (a raw set) or "spectral" (a multispectral dataset)
     method: str  # module wiring the family: Params, reconstruct (+ build, batches, loss, load if learned)
     scorer: str  # module whose `score` evaluates the approach's samples.h5
     description: str
@@ -37,7 +37,7 @@ _CLASSICAL = "sparsefield.methods.interpolation"
 _FIELD = "sparsefield.methods.field"
 _LOWLIGHT = "sparsefield.methods.lowlight"
 _EDM = "sparsefield.methods.edm"
-_MASKS, _TILES = "sparsefield.scoring.masks", "sparsefield.scoring.tiles"
+_MASKS, _TILES, _SPECTRAL = "sparsefield.scoring.masks", "sparsefield.scoring.tiles", "sparsefield.scoring.spectral"
 PRIOR_METHOD = "sparsefield.methods.edm_prior"  # trains a `priors:` entry (stages.prior): `prior_training`
 
 KINDS: dict[str, Kind] = {
@@ -113,6 +113,16 @@ KINDS: dict[str, Kind] = {
         posterior=True,
         needs=("noise",),
     ),  # fmt: skip
+    "vae": Kind(
+        "spectral",
+        "sparsefield.methods.vae",
+        _SPECTRAL,
+        "KL autoencoder of multispectral images; per-band MSE + spectral angle on the leaf mask (or every pixel) + KL",
+        learned=True,
+        objective="sparsefield.objectives.spectral:MaskedSpectralLoss",
+    ),  # fmt: skip
+    "pca": Kind("spectral", "sparsefield.methods.pca", _SPECTRAL,
+                "per-pixel PCA of the standardised spectra, k components fitted on the train leaf (or all) pixels"),
     "amplify": Kind("tiles", _LOWLIGHT, _TILES, "short exposure x exposure ratio, clipped"),
     "amplify_denoise": Kind("tiles", _LOWLIGHT, _TILES, "amplify, then a scikit-image denoiser (NL-means / wavelet)"),
 }

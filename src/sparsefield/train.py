@@ -148,13 +148,15 @@ class _Run:
         with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
             terms = loss_fn(self.model, batch, noise)
         terms = terms if isinstance(terms, MaskedLoss) else MaskedLoss(terms)
-        value = terms.value.float()
-        loss = masked_loss(value, terms.weight)  # the one reduction: per sample over m, then the batch
+        parts = terms.parts()  # the one reduction (per sample over m, then the batch) of each term
+        loss = terms.total(parts)
         loss.backward()
         params = list(self.model.parameters())
         grad_norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
-        logged = [masked_loss(value.detach(), weight) for weight in terms.logged.values()]
-        numbers = torch.stack([loss.detach(), grad_norm.float(), *logged]).tolist()
+        value = terms.value.detach().float()
+        logged = {name: masked_loss(value, weight) for name, weight in terms.logged.items()}
+        logged |= {name: parts[name].detach() for name in terms.terms}
+        numbers = torch.stack([loss.detach(), grad_norm.float(), *logged.values()]).tolist()
         for name, number in (("loss", numbers[0]), ("gradient norm", numbers[1])):
             if not math.isfinite(number):
                 kept = f"the last good checkpoint (step {self.saved}) is kept at {self.path}"
@@ -169,7 +171,7 @@ class _Run:
             for e, b in zip(self.ema.buffers(), self.model.buffers(), strict=True):
                 e.copy_(b)
         self.step, self.loss, self.consistent = self.step + 1, numbers[0], True
-        return dict(loss=numbers[0], **dict(zip(terms.logged, numbers[2:], strict=True)), grad_norm=numbers[1])
+        return dict(loss=numbers[0], **dict(zip(logged, numbers[2:], strict=True)), grad_norm=numbers[1])
 
     def evaluate(self, eval_fn, step: int, row: dict) -> float:
         """Add eval_fn(ema, step) to `row`, without gradients and without moving the training RNG; its seconds."""

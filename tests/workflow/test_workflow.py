@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 LOWLIGHT = {"amplify", "amplify_denoise", "edm_lowlight_tiny"}
+SPECTRAL = {"vae_tiny", "pca_tiny"}
 COPIED = ["Snakefile", "workflow", "scripts", "envs", "config", "profiles", "src", "tests/workflow/config.yaml"]
 
 
@@ -92,21 +93,23 @@ def test_dag_runs_and_scores(built):
     table = pd.read_csv(built / "results/comparison.csv")
     assert list(table.columns) == ["approach", "dataset", "scheme", "metric", "region", "estimator", "value"]
     assert set(table.approach) == {"nearest", "linear", "biharmonic", "linear_io", "flow_tiny", "ddo_tiny",
-                                   "edm_sparse_tiny"} | LOWLIGHT  # fmt: skip
+                                   "edm_sparse_tiny"} | LOWLIGHT | SPECTRAL  # fmt: skip
     psnr = table[(table.metric == "psnr") & (table.estimator == "mean")].set_index(["approach", "region"])["value"]
     for approach in ("nearest", "linear", "biharmonic"):
         assert psnr[(approach, "context")] == float("inf")  # context pixels kept as observed
         assert 10 < psnr[(approach, "missing")] < 40
     assert psnr[("linear", "missing")] > psnr[("nearest", "missing")]
     assert psnr[("linear_io", "missing")] > psnr[("linear", "missing")]  # 20 % context beats 10 %
-    n_images = table[(table.metric == "n_images") & ~table.approach.isin(LOWLIGHT)].set_index("approach")["value"]
+    n_images = table[(table.metric == "n_images") & ~table.approach.isin(LOWLIGHT | SPECTRAL)].set_index("approach")
+    n_images = n_images["value"]
     assert (n_images == 10).all()
     markdown = (built / "results/comparison.md").read_text()
     assert "## builtin · cq_10_10" in markdown and "| linear |" in markdown
     figures = sorted(p.name for p in (built / "results/figures").glob("*.png"))
     assert figures == [
-        "builtin_cq_10_10.png", "builtin_io_20_20.png", "learning_curves.png", "lowlight_tiny.png", "nfe_sweep.png",
-        "prior_images_tiny.png", "prior_raw_tiny.png",
+        "builtin_cq_10_10.png", "builtin_io_20_20.png", "composites_leaves_tiny.png", "coverage_leaves_tiny.png",
+        "learning_curves.png", "lowlight_tiny.png", "nfe_sweep.png", "prior_images_tiny.png", "prior_raw_tiny.png",
+        "spectral_leaves_tiny.png",
     ]  # fmt: skip
 
 
@@ -191,6 +194,20 @@ def test_edm_priors_and_posterior_approaches_end_to_end(built):
     assert set(low.scheme) == {"x100", "x300"} and set(low[low.metric == "psnr"].region) == {"linear", "srgb"}
     markdown = (built / "results/comparison.md").read_text()
     assert "# Priors" in markdown and "## raw_tiny" in markdown and "| ×300 | srgb | edm_lowlight_tiny |" in markdown
+
+
+def test_vae_and_pca_on_multispectral_leaves_end_to_end(built):
+    """The builtin leaves -> a masked VAE trained on the leaf pixels and the PCA reference -> the spectral scores."""
+    for name in SPECTRAL:
+        rows = pd.read_csv(built / f"results/{name}/metrics.csv").set_index(["metric", "region"])["value"]
+        assert set(rows.index.get_level_values("region")) == {"leaf", "full", "-"}
+        assert 5 < rows[("psnr", "leaf")] < 80 and 0 <= rows[("sam", "leaf")] < 90
+        assert rows[("n_images", "-")] == 6
+    log = pd.read_csv(built / "results/vae_tiny/train_log.csv")
+    assert {"loss_leaf", "loss_full", "loss_sam", "loss_kl", "mse_nir", "test_sam_leaf"} <= set(log.columns)
+    assert log.test_sam_leaf.notna().sum() == 2
+    markdown = (built / "results/comparison.md").read_text()
+    assert "# Multispectral leaves" in markdown and "| vae_tiny |" in markdown and "| pca_tiny |" in markdown
 
 
 def test_posterior_edits_never_retrain_the_prior(built, tmp_path):

@@ -9,7 +9,7 @@ from pathlib import Path
 SRC = Path(workflow.basedir) / "src"
 sys.path.insert(0, str(SRC))
 
-from sparsefield.config import approach_params, needs_gpu, sparsity_groups, validate_config
+from sparsefield.config import SPECTRAL_SOURCES, approach_params, needs_gpu, sparsity_groups, validate_config
 from sparsefield.data.sid import SPLITS as SID_SPLITS, captures, read_lists
 from sparsefield.data.synth_raw import CAMERA as BUILTIN_CAMERA, builtin_pairs
 from sparsefield.fingerprint import kind_fingerprint, source_fingerprint
@@ -27,6 +27,7 @@ SWEPT = [  # their NFE sweep is a rule of its own (unless sweep_nfe is empty)
 ]
 ON_IMAGES = approaches_where(APPROACHES, reads="images")  # scored on a dataset's fixed masks
 ON_TILES = approaches_where(APPROACHES, reads="tiles")  # scored on a raw set's test pairs
+ON_SPECTRAL = approaches_where(APPROACHES, reads="spectral")  # scored on a multispectral dataset's leaf masks
 RAWSETS = config["rawsets"]
 PRIORS = config["priors"]
 SPARSITY = {label: {str(r): name for r, name in members.items()} for label, members in sparsity_groups(config).items()}  # trained once into results/priors/{prior}/, shared by the approaches naming them
@@ -115,6 +116,8 @@ def reads_files(name):
         if "noise" in KINDS[entry["kind"]].needs:
             files["noise"] = f"results/tiles/{entry['rawset']}/noise.json"
         return files
+    if KINDS[entry["kind"]].reads == "spectral":  # the leaf masks are the dataset's own
+        return {"data": data_file(entry["dataset"])}
     files = {"data": data_file(entry["dataset"]), "masks": masks_file(entry["dataset"], entry["scheme"])}
     if "estimate" in entry:
         files["estimate"] = f"results/estimates/{entry['dataset']}/{entry['scheme']}/{entry['estimate']}.h5"
@@ -147,10 +150,13 @@ def train_settings(wildcards):
 
 
 def approach_names(wildcards):
-    """The dataset and scheme columns of the approach's results (a raw set and "lowlight" for tiles)."""
+    """The dataset and scheme columns of the approach's results (a raw set and "lowlight" for tiles, the
+    dataset and "leaf" for multispectral leaf images)."""
     entry = APPROACHES[wildcards.approach]
     if KINDS[entry["kind"]].reads == "tiles":
         return {"dataset": entry["rawset"], "scheme": "lowlight"}
+    if KINDS[entry["kind"]].reads == "spectral":
+        return {"dataset": entry["dataset"], "scheme": "leaf"}
     return {"dataset": entry["dataset"], "scheme": entry["scheme"]}
 
 
@@ -166,6 +172,12 @@ def all_approaches(pattern, names):
 
 def dataset_entry(wildcards):
     return canonical(config["datasets"][wildcards.dataset])
+
+
+def dataset_code(wildcards):
+    """Fingerprint of the writer of dataset {dataset}: an RGB source's (data.images) or a multispectral one's."""
+    spectral = config["datasets"][wildcards.dataset]["source"] in SPECTRAL_SOURCES
+    return code("sparsefield.data.spectral" if spectral else "sparsefield.data.images")
 
 
 def scheme_entry(wildcards):

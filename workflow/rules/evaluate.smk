@@ -31,6 +31,9 @@ rule compare:
         lowlight_tiles=[reads_files(name)["metadata"] for name in ON_TILES],
         prior_logs=expand("results/priors/{prior}/train_log.csv", prior=PRIORS),
         prior_samples=expand("results/priors/{prior}/samples.npz", prior=PRIORS),
+        spectral=all_approaches("results/{approach}/metrics.csv", ON_SPECTRAL),
+        spectral_samples=all_approaches("results/{approach}/samples.h5", ON_SPECTRAL),
+        spectral_data=[reads_files(name)["data"] for name in ON_SPECTRAL],
     output:
         csv=report(
             "results/comparison.csv",

@@ -3,7 +3,7 @@ rule images:
         "results/data/{dataset}.h5",
     params:
         dataset=dataset_entry,
-        code=code("sparsefield.data.images"),
+        code=dataset_code,
     log:
         "results/logs/images/{dataset}.log",
     conda:

@@ -17,6 +17,7 @@ import pandas as pd
 
 from sparsefield.data.images import read_images
 from sparsefield.data.masks import observed_pixels, read_masks
+from sparsefield.data.spectral import coverage, read_spectral
 from sparsefield.data.tiles import linear_rgb, paired_test_tiles
 from sparsefield.io import atomic_path
 from sparsefield.report.bootstrap import N_BOOT, SEED, Differences, differences_to
@@ -26,6 +27,7 @@ from sparsefield.report.lowlight import lowlight_figure, lowlight_markdown, lowl
 from sparsefield.report.priors import prior_figure, priors_markdown
 from sparsefield.report.scores import headline_estimate, missing_psnr, unit_images
 from sparsefield.report.sparsity import sparsity_figure, sparsity_markdown, sparsity_values
+from sparsefield.report.spectral import band_figure, composite_figure, coverage_figure, spectral_markdown
 from sparsefield.report.tables import best_classical, classical_by_approach, markdown_tables
 from sparsefield.samples import read_samples
 from sparsefield.scoring import COLUMNS
@@ -141,9 +143,37 @@ def _priors(prior_logs, prior_samples, fig_dir: Path) -> str:
     return priors_markdown({Path(path).parent.name: pd.read_csv(path) for path in prior_logs})
 
 
+def _spectral_figures(spectral_samples, spectral_data, images, fig_dir: Path) -> None:
+    """Per multispectral dataset: `spectral_{dataset}.png` (every band, the false-colour composite and the SAM
+    map of its first shown image), `composites_{dataset}.png` (the shown images) and `coverage_{dataset}.png`
+    (the training masks' leaf coverage)."""
+    by_dataset: dict[str, tuple[str, dict]] = {}  # dataset -> data file, {approach: (index, mean)}
+    for samples_path, data_path in zip(spectral_samples, spectral_data, strict=True):
+        result = read_samples(samples_path)
+        by_dataset.setdefault(result.attrs["dataset"], (data_path, {}))[1][result.attrs["approach"]] = (
+            result.index, result.mean)  # fmt: skip
+    for dataset, (data_path, restored) in sorted(by_dataset.items()):
+        test, train = read_spectral(data_path, "test"), read_spectral(data_path, "train")
+        save_figure(coverage_figure({dataset: coverage(train.masks)}), fig_dir / f"coverage_{dataset}.png")
+        shown = shown_images([index for index, _ in restored.values()], images)
+        if not shown:
+            continue
+        predictions = {}
+        for name, (index, mean) in sorted(restored.items()):
+            rows = {int(i): row for row, i in enumerate(index)}
+            predictions[name] = mean[[rows[i] for i in shown]]
+        first = {name: prediction[0] for name, prediction in predictions.items()}
+        title = f"{dataset} · test image {shown[0]}"
+        fig = band_figure(test.bands, test.images[shown[0]], test.masks[shown[0]], first, title)
+        save_figure(fig, fig_dir / f"spectral_{dataset}.png")
+        fig = composite_figure(test.bands, test.images[shown], test.masks[shown], predictions, dataset)
+        save_figure(fig, fig_dir / f"composites_{dataset}.png")
+
+
 def compare(metrics, samples, data, masks, out_csv, out_md, fig_dir, *, train_logs=(), sweeps=(), out_sweep=None,
             images=(0, 1, 2, 3, 4, 5), lowlight=(), lowlight_samples=(), lowlight_tiles=(), prior_logs=(),
-            prior_samples=(), sparsity=None, n_boot: int = N_BOOT, seed: int = SEED) -> None:  # fmt: skip
+            prior_samples=(), sparsity=None, spectral=(), spectral_samples=(), spectral_data=(), n_boot: int = N_BOOT,
+            seed: int = SEED) -> None:  # fmt: skip
     """The stage entry point.
 
     Args:
@@ -152,7 +182,7 @@ def compare(metrics, samples, data, masks, out_csv, out_md, fig_dir, *, train_lo
         out_csv: comparison.csv, every metrics.csv (low-light ones too) concatenated.
         out_md: comparison.md, the tables (`sparsefield.report.tables`).
         fig_dir: folder for `{dataset}_{scheme}.png`, learning_curves.png, nfe_sweep.png, `lowlight_{rawset}.png`,
-            `prior_{name}.png`.
+            `prior_{name}.png` and the multispectral figures.
         train_logs, sweeps: train_log.csv and nfe_sweep.csv of each learned approach.
         out_sweep: every sweep in one CSV (empty without learned approaches).
         images: test images (positions in the test split) shown in the figures.
@@ -160,26 +190,29 @@ def compare(metrics, samples, data, masks, out_csv, out_md, fig_dir, *, train_lo
             metrics.csv, samples.h5 and its raw set's metadata.json.
         prior_logs, prior_samples: per prior its train_log.csv and samples.npz (`prior_{name}.png`).
         sparsity: {label: {context ratio: approach}} (`config.sparsity_groups`): sparsity.png and its table.
+        spectral, spectral_samples, spectral_data: per multispectral approach (aligned lists) its metrics.csv,
+            samples.h5 and dataset HDF5 (`spectral_`, `composites_` and `coverage_{dataset}.png`).
         n_boot, seed: of the paired-bootstrap intervals of the headline tables.
     """
     fig_dir = Path(fig_dir)
     fig_dir.mkdir(parents=True, exist_ok=True)
     table = _read_csvs(metrics, columns=COLUMNS)
-    low = _read_csvs(lowlight)
+    low, leaf = _read_csvs(lowlight), _read_csvs(spectral)
     groups = _scan(samples, data, masks, images)
     _reconstruction_figures(groups, images, fig_dir)
     differences = _differences(table, groups, n_boot=n_boot, seed=seed)
     learning = _learning(table, train_logs, fig_dir)
     _sweeps(sweeps, out_sweep, fig_dir)
     _lowlight_figures(lowlight_samples, lowlight_tiles, fig_dir)
+    _spectral_figures(spectral_samples, spectral_data, images, fig_dir)
     priors = _priors(prior_logs, prior_samples, fig_dir)
     swept = sparsity_values(table, {k: {float(r): a for r, a in v.items()} for k, v in (sparsity or {}).items()})
     if not swept.empty:
         save_figure(sparsity_figure(swept), fig_dir / "sparsity.png")
     with atomic_path(out_csv) as tmp:
-        parts = [part for part in (table, low) if part is not None and len(part)]
+        parts = [part for part in (table, low, leaf) if part is not None and len(part)]
         (pd.concat(parts, ignore_index=True) if parts else table).to_csv(tmp, index=False, float_format="%.6g")
     markdown = markdown_tables(table, differences) + learning + (lowlight_markdown(low) if low is not None else "")
-    markdown += sparsity_markdown(swept) + priors
+    markdown += sparsity_markdown(swept) + priors + (spectral_markdown(leaf) if leaf is not None else "")
     with atomic_path(out_md) as tmp:
         tmp.write_text(markdown, encoding="utf-8")

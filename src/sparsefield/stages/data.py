@@ -5,6 +5,8 @@ reads "images"  inputs data (results/data/{dataset}.h5) and masks (results/masks
                 {method}.h5, an approach's `estimate:`) its classical estimate too
 reads "tiles"   input metadata (results/tiles/{rawset}/metadata.json)
                 -> train: the clean tiles (`TileDataset`); test: the validated noisy/clean pairs
+reads "spectral" input data (results/data/{dataset}.h5 of a multispectral source)
+                -> `data.spectral.SpectralImages` of a split: reflectance images and their leaf masks
 """
 
 from __future__ import annotations
@@ -26,4 +28,8 @@ def read_split(reads: str, inputs, split: str):
 
         return paired_test_tiles(inputs["metadata"]) if split == "test" else TileDataset(
             inputs["metadata"], split=split, data_type="clean")  # fmt: skip
-    raise ValueError(f"unknown reads {reads!r}; the registry's kinds read 'images' or 'tiles'")
+    if reads == "spectral":
+        from sparsefield.data.spectral import read_spectral
+
+        return read_spectral(inputs["data"], split)
+    raise ValueError(f"unknown reads {reads!r}; the registry's kinds read 'images', 'tiles' or 'spectral'")

@@ -1,0 +1,202 @@
+"""Multispectral datasets with leaf masks -> `results/data/{dataset}.h5` (the images rule, source leaves or
+multispectral_folder).
+
+Layout of the file (the contract the vae and pca approaches read):
+
+    train/images   float32 (N, H, W, C)   reflectance in [0, 1]
+    train/masks    uint8   (N, H, W)      1 leaf, 0 background
+    test/images, test/masks               the same for the test split
+    attrs          kind "spectral", source, H, W, C, bands (names), wavelengths (nm, when known), sha256,
+                   and every parameter used
+
+Written atomically and without timestamps: the same inputs give the same bytes.
+
+multispectral_folder: every *.tif / *.tiff under `path` (recursive, not hidden, not a mask) is one
+stack, (C, H, W) or (H, W, C) with C = len(bands); its mask is `{stem}{mask_suffix}` .tif/.tiff/.png
+beside it (nonzero = leaf). Integer stacks are divided by max_value (default: the dtype's maximum),
+float stacks by max_value (default 1). Each file is cut into size x size tiles (the remainder dropped)
+and the files are split by a seeded permutation: the last max(1, round(test_fraction · files)) are test.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from sparsefield.data.leaves import leaves_images
+from sparsefield.io import atomic_path, open_h5, sha256_arrays, write_array
+
+SPLITS = ("train", "test")
+
+
+@dataclass
+class SpectralImages:
+    images: np.ndarray  # float32 (N, H, W, C) reflectance in [0, 1]
+    masks: np.ndarray  # uint8 (N, H, W): 1 leaf, 0 background
+    bands: tuple[str, ...]  # C band names, in channel order
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def first(self, n: int | None) -> SpectralImages:
+        """The first n images (all when n is None)."""
+        return SpectralImages(self.images[:n], self.masks[:n], self.bands)
+
+
+@dataclass
+class SpectralSet:
+    train: SpectralImages
+    test: SpectralImages
+    source: str  # 'leaves' | 'multispectral_folder'
+    sha256: str  # digest of the inputs
+    wavelengths: tuple[float, ...] | None = None  # band centres in nm, when known
+
+
+def coverage(masks: np.ndarray) -> np.ndarray:
+    """(N,) leaf share of each image's pixels."""
+    return np.asarray(masks, dtype=np.float64).reshape(len(masks), -1).mean(1)
+
+
+def write_spectral(path: str | os.PathLike, dataset: SpectralSet, /, **attrs) -> None:
+    """Write `dataset` to HDF5 atomically (layout: module docstring); attrs: numbers, strings, lists (None skipped)."""
+    _, height, width, channels = dataset.test.images.shape
+    header = dict(kind="spectral", source=dataset.source, H=height, W=width, C=channels,
+                  bands=list(dataset.train.bands), sha256=dataset.sha256)  # fmt: skip
+    if dataset.wavelengths is not None:
+        header["wavelengths"] = list(dataset.wavelengths)
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        for split in SPLITS:
+            part = getattr(dataset, split)
+            group = f.create_group(split)
+            write_array(group, "images", np.asarray(part.images, dtype=np.float32))
+            write_array(group, "masks", np.asarray(part.masks, dtype=np.uint8))
+        for key, value in {**header, **attrs}.items():
+            if value is None:
+                continue
+            f.attrs[key] = os.fspath(value) if isinstance(value, os.PathLike) else (
+                list(value) if isinstance(value, tuple) else value)  # fmt: skip
+
+
+def is_spectral(path: str | os.PathLike) -> bool:
+    with open_h5(path, "dataset") as f:
+        return f.attrs.get("kind") == "spectral"
+
+
+def read_spectral(path: str | os.PathLike, split: str) -> SpectralImages:
+    """One split ('train' or 'test') of a multispectral dataset file."""
+    if split not in SPLITS:
+        raise ValueError(f"read_spectral: split must be one of {SPLITS}, got {split!r}")
+    with open_h5(path, "multispectral dataset") as f:
+        if f.attrs.get("kind") != "spectral" or f"{split}/images" not in f:
+            raise ValueError(f"{path}: not a multispectral dataset file (no {split}/images and masks); rebuild it")
+        images, masks = f[f"{split}/images"][()], f[f"{split}/masks"][()]
+        bands = tuple(str(b) for b in f.attrs["bands"])
+    if images.dtype != np.float32 or images.ndim != 4 or masks.shape != images.shape[:3] or masks.dtype != np.uint8:
+        raise ValueError(f"{path}: {split} holds images {images.dtype} {images.shape} and masks {masks.dtype} "
+                         f"{masks.shape}, not float32 (N, H, W, C) and uint8 (N, H, W); rebuild it")  # fmt: skip
+    return SpectralImages(images, masks, bands)
+
+
+def _read_stack(file: Path, n_bands: int, max_value: float | None) -> np.ndarray:
+    import tifffile
+
+    try:
+        stack = tifffile.imread(file)
+    except Exception as err:  # tifffile raises many types for a bad file
+        raise ValueError(f"multispectral_folder: cannot read {file} ({err})".replace("\n", " ")) from None
+    if stack.ndim != 3 or (stack.shape[0] == n_bands) == (stack.shape[-1] == n_bands):
+        raise ValueError(f"multispectral_folder: {file} is {stack.shape}; need (C, H, W) or (H, W, C) with "
+                         f"C = {n_bands} bands (the config's bands:)")  # fmt: skip
+    stack = np.moveaxis(stack, 0, -1) if stack.shape[0] == n_bands else stack
+    if max_value is None:
+        max_value = float(np.iinfo(stack.dtype).max) if np.issubdtype(stack.dtype, np.integer) else 1.0
+    values = stack.astype(np.float64) / max_value
+    if not np.isfinite(values).all() or values.min() < 0 or values.max() > 1:
+        raise ValueError(f"multispectral_folder: {file} has values outside [0, {max_value:g}] (or NaN); set "
+                         "max_value to the value of reflectance 1")  # fmt: skip
+    return values.astype(np.float32)
+
+
+def _read_mask(file: Path, suffix: str, shape: tuple[int, int]) -> np.ndarray:
+    candidates = [file.with_name(file.stem + suffix + ext) for ext in (".tif", ".tiff", ".png")]
+    found = [c for c in candidates if c.exists()]
+    if not found:
+        raise ValueError(f"multispectral_folder: {file} has no mask {candidates[0].name} (or .tiff / .png) beside it")
+    try:
+        if found[0].suffix == ".png":
+            from PIL import Image
+
+            with Image.open(found[0]) as img:
+                mask = np.asarray(img)
+        else:
+            import tifffile
+
+            mask = tifffile.imread(found[0])
+    except Exception as err:
+        raise ValueError(f"multispectral_folder: cannot read {found[0]} ({err})".replace("\n", " ")) from None
+    mask = mask[..., 0] if mask.ndim == 3 else mask
+    if mask.shape != shape:
+        raise ValueError(f"multispectral_folder: {found[0]} is {mask.shape}, its stack {file.name} {shape}")
+    return (mask != 0).astype(np.uint8)
+
+
+def _tiles(array: np.ndarray, size: int) -> np.ndarray:
+    rows, cols = array.shape[0] // size, array.shape[1] // size
+    cut = array[: rows * size, : cols * size].reshape(rows, size, cols, size, *array.shape[2:])
+    return np.moveaxis(cut, 2, 1).reshape(rows * cols, size, size, *array.shape[2:])
+
+
+def folder_images(path, *, bands: list[str], size: int = 64, n_train: int | None = None, n_test: int | None = None,
+                  test_fraction: float = 0.3, seed: int = 0, max_value: float | None = None,
+                  mask_suffix: str = "_mask", where: str | None = None) -> SpectralSet:  # fmt: skip
+    """Tiles of every multi-band TIFF stack under `path` with their leaf masks (module docstring)."""
+    folder = Path(path)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"multispectral_folder: {folder} is not a folder")
+    files = sorted((p for p in folder.rglob("*") if p.suffix.lower() in (".tif", ".tiff") and p.is_file()
+                    and not p.name.startswith(".") and not p.stem.endswith(mask_suffix)),
+                   key=lambda p: p.relative_to(folder).as_posix())  # fmt: skip
+    if len(files) < 2:
+        raise FileNotFoundError(f"multispectral_folder: {folder} holds {len(files)} TIFF stacks; need 2 or more")
+    stacks, masks = [], []
+    for file in files:
+        stack = _read_stack(file, len(bands), max_value)
+        if min(stack.shape[:2]) < size:
+            raise ValueError(f"multispectral_folder: {file} is {stack.shape[0]}x{stack.shape[1]}, below size {size}")
+        stacks.append(_tiles(stack, size))
+        masks.append(_tiles(_read_mask(file, mask_suffix, stack.shape[:2]), size))
+    order = np.random.default_rng(seed).permutation(len(files))
+    n_test_files = min(max(1, round(test_fraction * len(files))), len(files) - 1)
+    parts = []
+    for chosen, n, what in ((order[:-n_test_files], n_train, "train"), (order[-n_test_files:], n_test, "test")):
+        images, leaf = np.concatenate([stacks[i] for i in chosen]), np.concatenate([masks[i] for i in chosen])
+        if n is not None and n > len(images):
+            raise ValueError(f"{where or folder}: asked for {n} {what} tiles, the files give {len(images)}")
+        parts.append(SpectralImages(images[:n], leaf[:n], tuple(bands)))
+    return SpectralSet(parts[0], parts[1], "multispectral_folder", sha256_arrays(*stacks, *masks))
+
+
+SOURCES = {"leaves": leaves_images, "multispectral_folder": folder_images}  # source -> its writer
+
+
+def build_spectral(out_path: str | os.PathLike, *, source: str, **params) -> None:
+    """Build `out_path` from `source`; every parameter (defaults included) is recorded as an attribute."""
+    make = SOURCES.get(source)
+    if make is None:
+        raise ValueError(f"images: unknown multispectral source {source!r}; choose leaves or multispectral_folder")
+    signature = inspect.signature(make)
+    public = signature.replace(parameters=[p for p in signature.parameters.values() if p.name != "where"])
+    try:
+        bound = public.bind(**params)
+    except TypeError as err:
+        raise TypeError(f"images: source {source!r}: {err}") from None
+    bound.apply_defaults()
+    arguments = dict(bound.arguments)
+    folder = f" {arguments['path']}" if "path" in arguments else ""
+    write_spectral(out_path, make(**arguments, where=f"dataset {Path(out_path).stem!r} ({source}{folder})"),
+                   **arguments)  # fmt: skip
