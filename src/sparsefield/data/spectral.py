@@ -20,7 +20,6 @@ and the files are split by a seeded permutation: the last max(1, round(test_frac
 
 from __future__ import annotations
 
-import inspect
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from sparsefield.data.images import _bind
 from sparsefield.data.leaves import leaves_images
 from sparsefield.io import atomic_path, open_h5, sha256_arrays, write_array
 
@@ -189,14 +189,7 @@ def build_spectral(out_path: str | os.PathLike, *, source: str, **params) -> Non
     make = SOURCES.get(source)
     if make is None:
         raise ValueError(f"images: unknown multispectral source {source!r}; choose leaves or multispectral_folder")
-    signature = inspect.signature(make)
-    public = signature.replace(parameters=[p for p in signature.parameters.values() if p.name != "where"])
-    try:
-        bound = public.bind(**params)
-    except TypeError as err:
-        raise TypeError(f"images: source {source!r}: {err}") from None
-    bound.apply_defaults()
-    arguments = dict(bound.arguments)
+    arguments = _bind(make, source, params)  # the RGB sources' binding: defaults filled, `where` not recorded
     folder = f" {arguments['path']}" if "path" in arguments else ""
     write_spectral(out_path, make(**arguments, where=f"dataset {Path(out_path).stem!r} ({source}{folder})"),
                    **arguments)  # fmt: skip

@@ -27,16 +27,10 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from sparsefield.nn.edm_unet import _norm  # GroupNorm with min(32, ch // 4) groups
 from sparsefield.objectives.spectral import MaskedSpectralLoss
 
 CONFIG, WEIGHTS = "config.json", "weights.pt"
-
-
-def _norm(ch: int) -> nn.GroupNorm:
-    groups = max(1, min(32, ch // 4))
-    while ch % groups:
-        groups -= 1
-    return nn.GroupNorm(groups, ch, eps=1e-6)
 
 
 class ResBlock(nn.Module):
