@@ -150,6 +150,10 @@ def broken(config, path, value):
         (["approaches", "ddo_plain", "estimate"], "biharmonic", r"approaches\.ddo_plain\.estimate: this approach"),
         (["approaches", "ddo", "params", "loss"], "context", r"approaches\.ddo\.params\.loss: 'context'"),
         (["approaches", "ddo", "params", "objective"], {"prediction": "v"}, r"params\.objective\.prediction"),
+        (["approaches", "pca_masked", "params", "components"], 6, r"components: 6, but its dataset has 5 bands"),
+        (["approaches", "vae_masked", "scheme"], "cq_10_10", r"vae_masked\.scheme: kind 'vae' takes no scheme"),
+        (["approaches", "pca_masked", "dataset"], "builtin", r"pca_masked\.dataset: 'builtin' is an RGB dataset"),
+        (["approaches", "linear", "dataset"], "leaves", r"linear\.dataset: 'leaves' is a multispectral dataset"),
     ],
 )
 def test_rejections_name_the_key(config, schema, path, value, message):

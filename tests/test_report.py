@@ -62,6 +62,23 @@ def test_learning_table_skips_a_log_without_evaluations():
     assert "| a |" in table and "| b |" not in table
 
 
+def test_spectral_learning_table_reads_the_vae_curve_against_its_table_row_and_the_reference():
+    from sparsefield.report.spectral import spectral_markdown
+
+    rows = [dict(dataset="leaves", approach=a, metric=m, region=r, value=v) for a, m, r, v in [
+        ("vae", "sam", "leaf", 2.1), ("vae", "psnr", "leaf", 40.2), ("vae", "n_images", "-", 256),
+        ("pca", "sam", "leaf", 2.6), ("pca", "psnr", "leaf", 41.8), ("pca", "n_images", "-", 256)]]  # fmt: skip
+    vae = pd.DataFrame([dict(step=s, loss=0.1) for s in range(1, 5)])
+    vae.loc[[1, 3], "test_sam_leaf"], vae.loc[[1, 3], "test_psnr_leaf"] = [3.0, 2.2], [37.5, 40.0]
+    text = spectral_markdown(pd.DataFrame(rows), {"vae": vae, "other": log([21.0], 22.0)})
+    section = text.split("Learning curves")[1]
+    assert "| approach | step 2 | step 4 | table |" in section
+    assert "| vae, leaf SAM ° | 3.00 | 2.20 | 2.10 |" in section
+    assert "| vae, leaf PSNR | 37.50 | 40.00 | 40.20 |" in section
+    assert "| pca, leaf SAM ° |  |  | 2.60 |" in section and "other" not in section
+    assert "Learning curves" not in spectral_markdown(pd.DataFrame(rows), {})
+
+
 # ---- paired bootstrap
 
 

@@ -114,6 +114,8 @@ def validate_config(config: dict, schema_path: str | os.PathLike) -> dict:
         if given and not reads:
             raise ConfigError(f"config key approaches.{name}.estimate: this approach reads no estimate (its kind, or "
                               "model.residual: false); remove the key")  # fmt: skip
+        if config["approaches"][name]["kind"] == "pca":
+            _check_components(name, params.components, config["datasets"][config["approaches"][name]["dataset"]])
     return config
 
 
@@ -215,7 +217,18 @@ def _check_spectral(name: str, approach: dict, datasets: dict) -> None:
     source = datasets[approach["dataset"]]["source"]
     if source not in SPECTRAL_SOURCES:
         raise ConfigError(f"config key approaches.{name}.dataset: '{approach['dataset']}' is an RGB dataset "
-                          f"(source {source}); kind '{approach['kind']}' needs source leaves or multispectral_folder")
+                          f"(source {source}); kind '{approach['kind']}' needs a multispectral source "
+                          "(leaves or multispectral_folder)")  # fmt: skip
+
+
+def _check_components(name: str, components: int, dataset: dict) -> None:
+    """A per-pixel PCA keeps at most as many directions as its dataset has bands."""
+    from sparsefield.data.leaves import BANDS
+
+    n_bands = len(dataset["bands"]) if dataset["source"] == "multispectral_folder" else len(BANDS)
+    if not 1 <= components <= n_bands:
+        raise ConfigError(f"config key approaches.{name}.params.components: {components}, but its dataset has "
+                          f"{n_bands} bands; give 1..{n_bands}")  # fmt: skip
 
 
 def _check_priors(config: dict) -> None:

@@ -22,8 +22,14 @@ HEADLINE = [("sam", "leaf", "leaf SAM °", 2), ("psnr", "leaf", "leaf PSNR", 2),
             ("sam", "full", "full SAM °", 2), ("psnr", "full", "full PSNR", 2)]  # fmt: skip
 
 
-def spectral_markdown(table: pd.DataFrame) -> str:
-    """Per dataset: a headline table (best leaf SAM first) and leaf PSNR per band."""
+def spectral_markdown(table: pd.DataFrame, logs: dict[str, pd.DataFrame] | None = None) -> str:
+    """Per dataset: a headline table (best leaf SAM first), leaf PSNR per band, and the learning curves.
+
+    Args:
+        table: the multispectral approaches' metrics (long format).
+        logs: approach -> its train_log.csv; the learned approaches' evaluated steps carry
+            test_{sam,psnr}_{leaf,full} (`methods.vae.learning_curve`).
+    """
     if table is None or not len(table):
         return ""
     lines = [INTRO]
@@ -46,7 +52,37 @@ def spectral_markdown(table: pd.DataFrame) -> str:
         for name in names:
             cells = [cell(values.get((name, f"psnr_{b}", "leaf"), float("nan")), 2) for b in bands]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines += _learning_lines(values, names, {n: logs[n] for n in names if n in (logs or {})})
     return "\n".join(lines) + "\n"
+
+
+CURVE = (("sam", "leaf SAM °"), ("psnr", "leaf PSNR"))
+
+
+def _learning_lines(values: pd.Series, names: list[str], logs: dict[str, pd.DataFrame]) -> list[str]:
+    """Leaf SAM and PSNR of each learned approach at every evaluated step, against its own table row and the
+    reference (unlearned) rows: the curve is scored on the first `evaluation.images` test images, the table
+    on all of them."""
+    curves = {name: log.dropna(subset=["test_sam_leaf"]) for name, log in logs.items() if "test_sam_leaf" in log}
+    curves = {name: points for name, points in curves.items() if len(points)}
+    if not curves:
+        return []
+    steps = sorted({int(step) for points in curves.values() for step in points.step})
+    references = [name for name in names if name not in logs]
+    lines = ["", "Learning curves (leaf SAM ° / leaf PSNR dB on the first `evaluation.images` test images; "
+             "table: all test images):", "", "| approach | " + " | ".join(f"step {s}" for s in steps) + " | table |",
+             "|---|" + "---:|" * (len(steps) + 1)]  # fmt: skip
+    for name, points in curves.items():
+        for metric, label in CURVE:
+            at = dict(zip(points.step.astype(int), points[f"test_{metric}_leaf"], strict=True))
+            cells = [cell(at.get(step, float("nan")), 2) for step in steps]
+            cells.append(cell(values.get((name, metric, "leaf"), float("nan")), 2))
+            lines.append(f"| {name}, {label} | " + " | ".join(cells) + " |")
+    for name in references:
+        for metric, label in CURVE:
+            cells = [""] * len(steps) + [cell(values.get((name, metric, "leaf"), float("nan")), 2)]
+            lines.append(f"| {name}, {label} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def _false_colour(bands, images: np.ndarray, reference: np.ndarray) -> np.ndarray:

@@ -92,11 +92,10 @@ def _differences(table, groups, *, n_boot: int, seed: int) -> dict[tuple[str, st
     return out
 
 
-def _learning(table: pd.DataFrame, train_logs, fig_dir: Path) -> str:
+def _learning(table: pd.DataFrame, logs: dict[str, pd.DataFrame], fig_dir: Path) -> str:
     """learning_curves.png and the learning-curve Markdown ('' without learned approaches)."""
-    if not train_logs:
+    if not logs:
         return ""
-    logs = {Path(path).parent.name: pd.read_csv(path) for path in train_logs}  # results/{approach}/train_log.csv
     classical = classical_by_approach(table, logs)
     save_figure(learning_curves(logs, classical), fig_dir / "learning_curves.png")
     return learning_markdown(logs, classical)
@@ -201,7 +200,8 @@ def compare(metrics, samples, data, masks, out_csv, out_md, fig_dir, *, train_lo
     groups = _scan(samples, data, masks, images)
     _reconstruction_figures(groups, images, fig_dir)
     differences = _differences(table, groups, n_boot=n_boot, seed=seed)
-    learning = _learning(table, train_logs, fig_dir)
+    logs = {Path(path).parent.name: pd.read_csv(path) for path in train_logs}  # results/{approach}/train_log.csv
+    learning = _learning(table, logs, fig_dir)
     _sweeps(sweeps, out_sweep, fig_dir)
     _lowlight_figures(lowlight_samples, lowlight_tiles, fig_dir)
     _spectral_figures(spectral_samples, spectral_data, images, fig_dir)
@@ -213,6 +213,6 @@ def compare(metrics, samples, data, masks, out_csv, out_md, fig_dir, *, train_lo
         parts = [part for part in (table, low, leaf) if part is not None and len(part)]
         (pd.concat(parts, ignore_index=True) if parts else table).to_csv(tmp, index=False, float_format="%.6g")
     markdown = markdown_tables(table, differences) + learning + (lowlight_markdown(low) if low is not None else "")
-    markdown += sparsity_markdown(swept) + priors + (spectral_markdown(leaf) if leaf is not None else "")
+    markdown += sparsity_markdown(swept) + priors + (spectral_markdown(leaf, logs) if leaf is not None else "")
     with atomic_path(out_md) as tmp:
         tmp.write_text(markdown, encoding="utf-8")
