@@ -3,8 +3,10 @@
     python benchmarks/train_throughput.py [--approach flow_matching] [--config config/config.yaml]
                                           [--steps 40] [--repeats 3] [--threads 1 2] [--side-by-side 2]
 
-The approach's own family builds the model, its batches and its loss (`sparsefield.methods`), at
-the config's sizes, on builtin images with fixed masks. Three measurements, medians of --repeats:
+The approach's own family builds the model, its batches and its loss (`sparsefield.methods`:
+its `training()`), at the config's sizes, on builtin data: RGB images with fixed masks, or the
+builtin leaf set for a multispectral approach (`--approach vae_masked`). Three measurements,
+medians of --repeats:
 
 - bare: loss, backward and AdamW on precomputed batches and noise, for each --threads count
   (one process). This is the number to compare machines by.
@@ -29,9 +31,11 @@ import time
 import numpy as np
 import torch
 import yaml
+from torch.utils.data import default_collate
 
 from sparsefield.config import approach_params, validate_config
 from sparsefield.data.images import builtin_images
+from sparsefield.data.leaves import leaves_images
 from sparsefield.data.masks import counts, generate_masks
 from sparsefield.data.sets import MaskedImages
 from sparsefield.registry import KINDS, load
@@ -42,11 +46,17 @@ SCHEMA = "workflow/schemas/config.schema.yaml"
 
 
 def setup(config_path: str, approach: str, n_images: int = 2000):
-    """(family module, kind, params, MaskedImages) of a learned approach of a config."""
+    """(family module, kind, params, training data) of a learned approach of a config."""
     config = validate_config(yaml.safe_load(open(config_path)), SCHEMA)
+    if approach not in config["approaches"]:
+        raise SystemExit(f"{config_path}: no approach {approach!r}; have {sorted(config['approaches'])}")
     entry = config["approaches"][approach]
     if not KINDS[entry["kind"]].learned:
         raise SystemExit(f"{config_path}: {approach!r} is not learned; name a learned approach")
+    if KINDS[entry["kind"]].reads == "spectral":  # the builtin leaf set at the dataset's size
+        size = config["datasets"][entry["dataset"]].get("size", 32)
+        data = leaves_images(n_train=n_images, n_test=10, size=size).train
+        return load(KINDS[entry["kind"]].method), entry["kind"], approach_params(config)[approach], data
     scheme = config["schemes"][entry["scheme"]]
     images = builtin_images(n_train=n_images, n_test=10).train
     n_context, n_query = counts(32, 32, scheme["context_ratio"], scheme["query_ratio"])
@@ -66,12 +76,13 @@ def bare(config_path: str, approach: str, steps: int, threads: int) -> float:
     torch.set_num_threads(threads)
     method, kind, params, data = setup(config_path, approach)
     torch.manual_seed(0)
-    model, dataset, loss_fn = method.build(params.model), method.batches(params, data), method.loss(kind, params)
+    loop = method.training(kind, params, data, data, "cpu")
+    model, dataset, loss_fn = loop["model"], loop["dataset"], loop["loss_fn"]
     batch_size = params.train.batch_size
     batches = []
     for step in range(1, steps + 1):
         index = batch_indices(len(dataset), batch_size, 0, step)
-        batches.append((dataset.__getitems__(index), [seed_of(0, step, i) for i in index]))
+        batches.append((_batch(dataset, index), [seed_of(0, step, i) for i in index]))
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     start = time.perf_counter()
     for batch, seeds in batches:
@@ -80,6 +91,13 @@ def bare(config_path: str, approach: str, steps: int, threads: int) -> float:
         loss.backward()
         optimizer.step()
     return steps * batch_size / (time.perf_counter() - start)
+
+
+def _batch(dataset, index: list[int]):
+    """One batch as the training loop's DataLoader builds it (the dataset's own batching, or default collate)."""
+    if hasattr(dataset, "__getitems__"):
+        return dataset.__getitems__(index)
+    return default_collate([dataset[i] for i in index])
 
 
 def full(config_path: str, approach: str, steps: int, threads: int) -> float:

@@ -42,6 +42,16 @@ def test_train_throughput_benchmark_runs_a_ddo_approach(repo_root, monkeypatch, 
     assert all(value > 0 for value in medians.values()) and "ddo (config/config.yaml)" in capsys.readouterr().out
 
 
+def test_train_throughput_benchmark_runs_a_multispectral_vae(repo_root, monkeypatch, capsys):
+    monkeypatch.chdir(repo_root)
+    medians = benchmark(repo_root, "train_throughput").main(
+        ["--approach", "vae_masked", "--steps", "1", "--repeats", "1", "--threads", "1", "--side-by-side", "0"]
+    )
+    assert all(value > 0 for value in medians.values()) and "vae_masked (config/config.yaml)" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="no approach 'vae'"):
+        benchmark(repo_root, "train_throughput").main(["--approach", "vae"])
+
+
 def test_mean_of_k_benchmark_names_a_missing_model(repo_root, monkeypatch, tmp_path):
     monkeypatch.chdir(repo_root)
     module = benchmark(repo_root, "mean_of_k")
