@@ -14,7 +14,7 @@ def benchmark(repo_root, name):
 
 
 def test_every_benchmark_is_covered(repo_root):
-    expected = {"masks", "demosaic", "train_throughput", "mean_of_k", "ddo_blur", "edm_posterior"}
+    expected = {"masks", "demosaic", "train_throughput", "mean_of_k", "ddo_blur", "edm_posterior", "device"}
     assert {p.stem for p in (repo_root / "benchmarks").glob("*.py")} == expected
 
 
@@ -50,6 +50,17 @@ def test_train_throughput_benchmark_runs_a_multispectral_vae(repo_root, monkeypa
     assert all(value > 0 for value in medians.values()) and "vae_masked (config/config.yaml)" in capsys.readouterr().out
     with pytest.raises(SystemExit, match="no approach 'vae'"):
         benchmark(repo_root, "train_throughput").main(["--approach", "vae"])
+
+
+def test_device_benchmark_trains_every_family_through_the_dataloader(repo_root, monkeypatch, capsys):
+    monkeypatch.chdir(repo_root)
+    rows = benchmark(repo_root, "device").main(
+        ["--config", "config/config.yaml", "--seconds", "0.2", "--images", "64", "--workers", "1"]
+    )
+    assert [row["name"].split(":")[0] for row in rows] == ["field", "ddo", "vae", "prior"]
+    for row in rows:  # on the CPU autocast is off, as in the training loop
+        assert row["samples_per_s"] > 0 and row["peak_gib"] > 0 and row["dtype"] == "float32" and row["workers"] == 1
+    assert "samples/s" in capsys.readouterr().out
 
 
 def test_mean_of_k_benchmark_names_a_missing_model(repo_root, monkeypatch, tmp_path):
