@@ -10,7 +10,8 @@ config's first learned approach of that family (the prior: its first `priors:` e
 builds the loop exactly as the workflow does (the family's `training()` / `prior_training()`), on
 builtin data at the config's image size — RGB images with the scheme's fixed masks, or the builtin
 leaf set for the VAE — runs a short probe (startup, cuDNN autotuning), then a timed run sized from
-the probe to last about --seconds, with the config's `num_workers` DataLoader workers.
+the probe to last about --seconds (sized again from its own rate, at most twice, when it falls short
+of half), with the config's `num_workers` DataLoader workers.
 
 Reported per family: samples/s of the timed run (the loop's own count, evaluation excluded), peak
 memory (CUDA: max_memory_allocated; CPU: the process's max RSS), the dtype a first Conv/Linear layer
@@ -96,13 +97,18 @@ def timed(name: str, loop: dict, seconds: float, device, probe_steps: int = 5) -
         start = time.perf_counter()
         first = train(**dict(loop, steps=probe, checkpoint_every=0), out_dir=out, device=str(device))
         probe_seconds = time.perf_counter() - start
-    steps = max(probe, math.ceil(seconds * first["samples_per_s"] / loop["batch_size"]))
+    rate = first["samples_per_s"]
     if device.type == "cuda":
         torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
     dtype = FirstLayerDtype(loop["model"])
-    with tempfile.TemporaryDirectory() as out:
-        run = train(**dict(loop, steps=steps, checkpoint_every=0), out_dir=out, device=str(device))
+    for _ in range(3):  # the probe's rate includes start-up: size again from a run that fell short of half
+        steps = max(probe, math.ceil(seconds * rate / loop["batch_size"]))
+        with tempfile.TemporaryDirectory() as out:
+            run = train(**dict(loop, steps=steps, checkpoint_every=0), out_dir=out, device=str(device))
+        if run["seconds"] >= seconds / 2:
+            break
+        rate = run["samples_per_s"]
     if dtype.handle is not None:
         dtype.handle.remove()
     return dict(name=name, steps=steps, batch=loop["batch_size"], samples_per_s=run["samples_per_s"],
