@@ -82,11 +82,6 @@ def write_spectral(path: str | os.PathLike, dataset: SpectralSet, /, **attrs) ->
                 list(value) if isinstance(value, tuple) else value)  # fmt: skip
 
 
-def is_spectral(path: str | os.PathLike) -> bool:
-    with open_h5(path, "dataset") as f:
-        return f.attrs.get("kind") == "spectral"
-
-
 def read_spectral(path: str | os.PathLike, split: str) -> SpectralImages:
     """One split ('train' or 'test') of a multispectral dataset file."""
     if split not in SPLITS:

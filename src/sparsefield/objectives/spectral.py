@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import torch
 
-from sparsefield.objectives.masked import MaskedLoss, Term
+from sparsefield.objectives.masked import MaskedLoss, Term, masked_loss
 
 LOGGER = logging.getLogger("sparsefield.vae")
 LOW_COVERAGE, HIGH_COVERAGE = 0.1, 0.95
@@ -118,8 +118,6 @@ class MaskedSpectralLoss:
     def summary(self, terms: MaskedLoss, x: torch.Tensor) -> dict:
         """The reduced losses of `terms` for images x: total, mse, mse_per_channel (C,), sam (radians), kl,
         and mask_stats (coverage, valid_pixels, total_pixels)."""
-        from sparsefield.objectives.masked import masked_loss
-
         parts = terms.parts()
         per_channel = [masked_loss(terms.value, weight) for name, weight in terms.logged.items()
                        if name.startswith("mse_")]  # fmt: skip

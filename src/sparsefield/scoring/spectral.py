@@ -22,8 +22,9 @@ import pandas as pd
 import torch
 
 from sparsefield.metrics import _ssim_map, psnr
+from sparsefield.scoring.masks import COSTS as IMAGE_COSTS
 
-COSTS = ("seconds_per_image", "nfe", "params", "train_seconds", "latent_per_pixel")
+COSTS = (*IMAGE_COSTS, "latent_per_pixel")
 
 
 def spectral_angle(pred: np.ndarray, target: np.ndarray) -> np.ndarray:

@@ -111,25 +111,35 @@ def _sweeps(sweeps, out_sweep, fig_dir: Path) -> None:
             sweep.to_csv(tmp, index=False, float_format="%.6g")
 
 
+def _by_dataset(samples_paths, inputs) -> dict[str, tuple[str, dict]]:
+    """dataset (or raw set) -> (its input file, {approach: (index, mean)}) of aligned samples.h5 and input lists."""
+    grouped: dict[str, tuple[str, dict]] = {}
+    for samples_path, input_path in zip(samples_paths, inputs, strict=True):
+        result = read_samples(samples_path)
+        grouped.setdefault(result.attrs["dataset"], (input_path, {}))[1][result.attrs["approach"]] = (
+            result.index, result.mean)  # fmt: skip
+    return grouped
+
+
+def _at(restored: dict, shown: list[int]) -> dict[str, np.ndarray]:
+    """{approach: its means of the test images `shown`}, in the order of `shown` (approaches in `restored`'s order)."""
+    out = {}
+    for name, (index, mean) in restored.items():
+        rows = {int(i): row for row, i in enumerate(index)}
+        out[name] = mean[[rows[i] for i in shown]]
+    return out
+
+
 def _lowlight_figures(lowlight_samples, lowlight_tiles, fig_dir: Path) -> None:
     """`lowlight_{rawset}.png` per raw set: the first test pairs of every ratio, each approach's restoration."""
-    by_rawset: dict[str, tuple[str, dict]] = {}  # raw set -> metadata.json, {approach: (index, mean)}
-    for samples_path, tiles_path in zip(lowlight_samples, lowlight_tiles, strict=True):
-        result = read_samples(samples_path)
-        restored = by_rawset.setdefault(result.attrs["dataset"], (tiles_path, {}))[1]
-        restored[result.attrs["approach"]] = (result.index, result.mean)
-    for rawset, (tiles_path, restored) in sorted(by_rawset.items()):
+    for rawset, (tiles_path, restored) in sorted(_by_dataset(lowlight_samples, lowlight_tiles).items()):
         pairs = paired_test_tiles(tiles_path)
         ratios = np.array([record["ratio"] for record in pairs.records])
         shown = shown_images([index for index, _ in restored.values()], lowlight_shown(ratios))
         if not shown:
             continue
         clean = np.stack([linear_rgb(pairs[i][1]) for i in shown])
-        restorations = {}
-        for name, (index, mean) in restored.items():
-            rows = {int(i): row for row, i in enumerate(index)}
-            restorations[name] = mean[[rows[i] for i in shown]]
-        fig = lowlight_figure(Path(tiles_path).parent.name, ratios[shown], clean, restorations)
+        fig = lowlight_figure(Path(tiles_path).parent.name, ratios[shown], clean, _at(restored, shown))
         save_figure(fig, fig_dir / f"lowlight_{rawset}.png")
 
 
@@ -146,21 +156,13 @@ def _spectral_figures(spectral_samples, spectral_data, images, fig_dir: Path) ->
     """Per multispectral dataset: `spectral_{dataset}.png` (every band, the false-colour composite and the SAM
     map of its first shown image), `composites_{dataset}.png` (the shown images) and `coverage_{dataset}.png`
     (the training masks' leaf coverage)."""
-    by_dataset: dict[str, tuple[str, dict]] = {}  # dataset -> data file, {approach: (index, mean)}
-    for samples_path, data_path in zip(spectral_samples, spectral_data, strict=True):
-        result = read_samples(samples_path)
-        by_dataset.setdefault(result.attrs["dataset"], (data_path, {}))[1][result.attrs["approach"]] = (
-            result.index, result.mean)  # fmt: skip
-    for dataset, (data_path, restored) in sorted(by_dataset.items()):
+    for dataset, (data_path, restored) in sorted(_by_dataset(spectral_samples, spectral_data).items()):
         test, train = read_spectral(data_path, "test"), read_spectral(data_path, "train")
         save_figure(coverage_figure({dataset: coverage(train.masks)}), fig_dir / f"coverage_{dataset}.png")
         shown = shown_images([index for index, _ in restored.values()], images)
         if not shown:
             continue
-        predictions = {}
-        for name, (index, mean) in sorted(restored.items()):
-            rows = {int(i): row for row, i in enumerate(index)}
-            predictions[name] = mean[[rows[i] for i in shown]]
+        predictions = _at(dict(sorted(restored.items())), shown)
         first = {name: prediction[0] for name, prediction in predictions.items()}
         title = f"{dataset} · test image {shown[0]}"
         fig = band_figure(test.bands, test.images[shown[0]], test.masks[shown[0]], first, title)
