@@ -89,3 +89,17 @@ def test_a_family_edit_reruns_its_kinds_and_a_scorer_edit_only_its_evaluations(p
         f.write("\nLOWLIGHT = True\n")
     tiles = {"amplify", "amplify_denoise", "edm_lowlight", "edm_denoise"}  # the kinds scored on a raw set's pairs
     assert changed(before, every_fingerprint(package)) == {("evaluate", kind) for kind in tiles}
+
+
+def test_a_reader_edit_reruns_only_the_kinds_that_read_it(package):
+    before = every_fingerprint(package)
+    with open(package / "data/leaves.py", "a") as f:  # the builtin leaf set, read through data.spectral
+        f.write("\nLEAF_EDIT = 1\n")
+    spectral = {key for key in before if KINDS[key[1]].reads == "spectral"}
+    assert spectral and changed(before, every_fingerprint(package)) == spectral
+    before = every_fingerprint(package)
+    with open(package / "data/tiles.py", "a") as f:
+        f.write("\nTILE_EDIT = 1\n")
+    tiles = changed(before, every_fingerprint(package))
+    assert {key for key in before if KINDS[key[1]].reads == "tiles"} <= tiles
+    assert not {key for key in tiles if KINDS[key[1]].reads == "spectral"}

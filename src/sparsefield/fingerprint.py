@@ -9,9 +9,10 @@ changes. Each rule that runs package code therefore carries a hash of the code i
 - each file as its abstract syntax tree with docstrings removed, so a comment, a docstring or
   a formatting edit reruns nothing;
 - per approach kind (`kind_fingerprint`): the stage's module and that kind's own modules
-  (`registry.modules`), which the stage loads by name, so an edit in one family, or a new
-  objective file, reruns no other kind's jobs. The registry's table of kinds is left out of
-  the hash and each kind's own row put in, so a new row reruns nothing either.
+  (`registry.modules`: its reader of `reads`, family, objective, sampling), which the stage loads
+  by name, so an edit in one family, one reader, or a new objective file, reruns no other kind's
+  jobs. The registry's table of kinds is left out of the hash and each kind's own row put in, so
+  a new row reruns nothing either.
 """
 
 from __future__ import annotations
@@ -116,7 +117,7 @@ def source_fingerprint(root: str | Path, *modules: str, rows: tuple[str, ...] = 
 def kind_fingerprint(root: str | Path, stage: str, kind: str, *, scorer: bool = False) -> str:
     """Fingerprint of what the `stage` module runs for approaches of `kind`: the stage, the kind's own
     modules (its scorer instead when `scorer`) and its registry row."""
-    from sparsefield.registry import KINDS, modules
+    from sparsefield.registry import KINDS, READERS, modules
 
-    own = (KINDS[kind].scorer,) if scorer else modules(kind)
+    own = (READERS[KINDS[kind].reads], KINDS[kind].scorer) if scorer else modules(kind)
     return source_fingerprint(root, stage, *own, rows=(repr(KINDS[kind]),))

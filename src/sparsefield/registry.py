@@ -16,7 +16,12 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 
-READS = ("images", "tiles", "spectral")  # images + fixed masks of a dataset; a raw set's test pairs; leaf images
+READERS = {  # reads -> the module whose read_split(inputs, split) gives an approach its data (`stages.data`)
+    "images": "sparsefield.data.sets",  # images + fixed masks of a dataset (+ a classical estimate)
+    "tiles": "sparsefield.data.tiles",  # a raw set's clean tiles / validated test pairs
+    "spectral": "sparsefield.data.spectral",  # a multispectral dataset's images and leaf masks
+}
+READS = tuple(READERS)
 
 
 @dataclass(frozen=True)
@@ -136,9 +141,11 @@ def load(name: str):
 
 
 def modules(kind: str) -> tuple[str, ...]:
-    """The modules a kind's train, reconstruct and sweep jobs run besides the stage's own (its scorer: `scorer`)."""
+    """The modules a kind's train, reconstruct and sweep jobs run besides the stage's own: its reader, family,
+    objective and sampling (its evaluate jobs: its reader and scorer, `fingerprint.kind_fingerprint`)."""
     row = KINDS[kind]
-    return tuple(name for name in (row.method, row.objective.partition(":")[0], row.sampling) if name)
+    return tuple(name for name in (READERS[row.reads], row.method, row.objective.partition(":")[0], row.sampling)
+                 if name)  # fmt: skip
 
 
 def approaches_where(approaches: dict[str, dict], *, learned: bool | None = None, reads: str | None = None,

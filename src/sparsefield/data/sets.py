@@ -48,3 +48,14 @@ def read_masked(data_path: str | os.PathLike, masks_path: str | os.PathLike, spl
         raise ValueError(f"{masks_path} has {len(context)} {split} masks but {data_path} {len(images)} images")
     twice = read_images(data_path, "test_2x") if split == "test" and has_split(data_path, "test_2x") else None
     return MaskedImages(images, context, query, twice)
+
+
+def read_split(inputs, split: str) -> MaskedImages:
+    """reads "images" (`stages.data`): images and fixed masks of `split`, with the classical estimate when the
+    inputs name one (an approach's `estimate:`)."""
+    from sparsefield.data.estimates import read_estimate
+
+    data = read_masked(inputs["data"], inputs["masks"], split)
+    if "estimate" in inputs.keys():
+        data.estimate = read_estimate(inputs["estimate"], split, len(data.images))
+    return data

@@ -97,6 +97,11 @@ def read_spectral(path: str | os.PathLike, split: str) -> SpectralImages:
     return SpectralImages(images, masks, bands)
 
 
+def read_split(inputs, split: str) -> SpectralImages:
+    """reads "spectral" (`stages.data`): the images and leaf masks of `split` of the dataset file."""
+    return read_spectral(inputs["data"], split)
+
+
 def _read_stack(file: Path, n_bands: int, max_value: float | None) -> np.ndarray:
     import tifffile
 

@@ -163,6 +163,13 @@ def paired_test_tiles(metadata: str | os.PathLike) -> TileDataset:
     return pairs
 
 
+def read_split(inputs, split: str) -> TileDataset:
+    """reads "tiles" (`stages.data`): the validated noisy/clean pairs for "test", the clean tiles otherwise."""
+    if split == "test":
+        return paired_test_tiles(inputs["metadata"])
+    return TileDataset(inputs["metadata"], split=split, data_type="clean")
+
+
 def linear_rgb(tile: torch.Tensor):
     """A stored tile (3, T, T) in [-1, 1] -> linear RGB (T, T, 3) in [0, 1], float64 numpy."""
     return (tile.double().permute(1, 2, 0).numpy() + 1.0) / 2.0

@@ -49,8 +49,8 @@ def reconstruct(kind: str, params: Params, data, *, inputs, **_):
     """Every test image of `data` (`data.spectral.SpectralImages`) projected per pixel; fitted on the train split."""
     import numpy as np
 
+    from sparsefield.data.spectral import read_spectral
     from sparsefield.samples import Reconstruction
-    from sparsefield.stages.data import read_split
 
     channels = data.images.shape[-1]
     if params.fit not in FITS:
@@ -58,7 +58,7 @@ def reconstruct(kind: str, params: Params, data, *, inputs, **_):
     if not 1 <= params.components <= channels:
         raise ValueError(f"params.components is {params.components}; the images have {channels} bands: "
                          f"give 1..{channels}")
-    train = read_split("spectral", inputs, "train")
+    train = read_spectral(inputs["data"], "train")
     pixels = train.images.reshape(-1, channels)
     if params.fit == "leaf":
         pixels = pixels[train.masks.reshape(-1) > 0]

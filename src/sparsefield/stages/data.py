@@ -1,4 +1,5 @@
-"""What an approach reads, by its kind's `reads` (the registry): the rules hand over the same named inputs.
+"""What an approach reads, by its kind's `reads` (the registry's READERS): the rules hand over the same named
+inputs, and each reader module's `read_split(inputs, split)` turns them into a split.
 
 reads "images"  inputs data (results/data/{dataset}.h5) and masks (results/masks/{dataset}/{scheme}.h5)
                 -> `data.sets.MaskedImages` of a split; with input estimate (results/estimates/{dataset}/{scheme}/
@@ -11,25 +12,12 @@ reads "spectral" input data (results/data/{dataset}.h5 of a multispectral source
 
 from __future__ import annotations
 
+from sparsefield.registry import READERS, load
+
 
 def read_split(reads: str, inputs, split: str):
-    """The `split` ("train" or "test") of what an approach of this `reads` sees."""
-    if reads == "images":
-        from sparsefield.data.sets import read_masked
-
-        data = read_masked(inputs["data"], inputs["masks"], split)
-        if "estimate" in inputs.keys():
-            from sparsefield.data.estimates import read_estimate
-
-            data.estimate = read_estimate(inputs["estimate"], split, len(data.images))
-        return data
-    if reads == "tiles":
-        from sparsefield.data.tiles import TileDataset, paired_test_tiles
-
-        return paired_test_tiles(inputs["metadata"]) if split == "test" else TileDataset(
-            inputs["metadata"], split=split, data_type="clean")  # fmt: skip
-    if reads == "spectral":
-        from sparsefield.data.spectral import read_spectral
-
-        return read_spectral(inputs["data"], split)
-    raise ValueError(f"unknown reads {reads!r}; the registry's kinds read 'images', 'tiles' or 'spectral'")
+    """The `split` ("train" or "test") of what an approach of this `reads` sees: its reader's `read_split`,
+    loaded by name (`registry.READERS`) so each kind's code fingerprint follows only its own reader."""
+    if reads not in READERS:
+        raise ValueError(f"unknown reads {reads!r}; the registry's kinds read {', '.join(map(repr, READERS))}")
+    return load(READERS[reads]).read_split(inputs, split)
