@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -16,7 +17,7 @@ from torch.utils.data import Dataset, TensorDataset
 from sparsefield.data.fields import FieldBatch
 from sparsefield.objectives.masked import MaskedLoss, masked_mean
 from sparsefield.rng import SampleNoise, seed_of
-from sparsefield.train import batch_indices, ema_decay_at, lr_at, train
+from sparsefield.train import batch_indices, ema_decay_at, lr_at, train, training_steps
 
 N_ITEMS, BATCH, SIGMA = 32, 8, 0.1
 EXACT_COLUMNS = ["step", "loss", "lr", "grad_norm", "ema_norm"]  # the time columns differ between runs
@@ -277,3 +278,65 @@ def test_masked_mean_ignores_unsupervised_elements_exactly():
     assert loss[1].item() == pytest.approx(((pred[1, 0, 0] - 1) ** 2).mean().item(), rel=1e-6)  # 2 channels, 1 pixel
     loss.sum().backward()
     assert (pred.grad[weight.expand_as(pred) == 0] == 0).all() and (pred.grad[weight.expand_as(pred) == 1] != 0).any()
+
+
+def _weights_after(out_dir: Path, *, batch_gpu=None, masks=None, **length) -> dict:
+    """Toy (no dropout) trained on Fields with `batch_gpu` passes per update; its final checkpoint's weights."""
+    torch.manual_seed(0)
+    model, data = Toy(dropout=0.0), Fields()
+
+    def loss_fn(model, batch, noise):
+        x = batch.output_values  # (B, No, C)
+        loss = (model(x + SIGMA * noise.randn(*x.shape[1:])) - x) ** 2
+        return MaskedLoss(loss, None if masks is None else masks(x))
+
+    length = length or dict(steps=6)
+    train(model=model, config=model.config(), loss_fn=loss_fn, dataset=data, out_dir=out_dir, batch_size=BATCH,
+          lr=1e-2, warmup=2, ema_decay=0.9, checkpoint_every=0, progress=False, batch_gpu=batch_gpu, **length)
+    return state(out_dir)
+
+
+def test_micro_batches_give_the_full_batch_update(tmp_path):
+    """Passes of 3 + 3 + 2 examples sum to the gradient of the batch of 8: the same weights, to rounding."""
+    whole = _weights_after(tmp_path / "whole")
+    for batch_gpu in (3, 4, 1):
+        cut = _weights_after(tmp_path / f"cut{batch_gpu}", batch_gpu=batch_gpu)
+        for name, value in whole["model"].items():
+            torch.testing.assert_close(cut["model"][name], value, rtol=1e-5, atol=1e-6)
+    logged = [pd.read_csv(tmp_path / name / "train_log.csv") for name in ("whole", "cut3")]
+    np.testing.assert_allclose(logged[0]["loss"], logged[1]["loss"], rtol=1e-5)
+
+
+def test_micro_batches_of_a_masked_loss(tmp_path):
+    """Masks that supervise a different number of pixels per example: the passes' shares still give the batch's
+    mean (every example supervised somewhere)."""
+
+    def masks(x):  # the output pixels whose red value is above -0.5: 2 to 8 of an example's 8
+        m = (x[..., :1] > -0.5).float()  # (B, No, 1)
+        assert (m.sum((1, 2)) > 0).all()
+        return m
+
+    whole = _weights_after(tmp_path / "whole", masks=masks)
+    cut = _weights_after(tmp_path / "cut", batch_gpu=3, masks=masks)
+    for name, value in whole["model"].items():
+        torch.testing.assert_close(cut["model"][name], value, rtol=1e-5, atol=1e-6)
+
+
+def test_training_length_in_steps_epochs_or_kimg(tmp_path):
+    assert training_steps(50000, 64, epochs=100) == 100 * 781  # an epoch is 50000 // 64 updates
+    assert training_steps(1000, 256, kimg=200) == 781  # NVlabs/edm's 200 kimg at batch 256
+    assert training_steps(10, 4, steps=7) == 7
+    with pytest.raises(ValueError, match="exactly one of steps, epochs, kimg"):
+        training_steps(10, 4, steps=7, kimg=1)
+    summary, *_ = run(tmp_path, steps=None, epochs=2.5, eval_fn=None)  # 4 updates an epoch
+    assert summary["steps"] == 10 and len(log(tmp_path)) == 10
+
+
+def test_train_params_take_one_training_length():
+    from sparsefield.methods.learned import Train
+    from sparsefield.params import ParamsError, bind
+
+    assert bind(Train, {"kimg": 200, "batch_size": 256, "lr": 1e-3}, "t").kimg == 200
+    for given in ({}, {"steps": 10, "epochs": 2}):
+        with pytest.raises(ParamsError, match=r"config key priors.p.params.train: give the training length as "):
+            bind(Train, {"batch_size": 8, "lr": 1e-3, **given}, "priors.p.params.train")

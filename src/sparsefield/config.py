@@ -135,13 +135,19 @@ def approach_params(config: dict) -> dict:
     return bound
 
 
-def needs_gpu(device: str) -> int:
-    """The `gpu` resource of a learned job: 1 for a CUDA device, 0 for cpu / mps, and for `auto` 1 only
-    when this machine shows an NVIDIA GPU (no torch import: /dev/nvidia0 or /proc/driver/nvidia/gpus/*)."""
+def has_nvidia_gpu() -> bool:
+    """This machine shows an NVIDIA GPU (no torch import: /dev/nvidia0 or /proc/driver/nvidia/gpus/*)."""
+    return os.path.exists("/dev/nvidia0") or bool(glob.glob("/proc/driver/nvidia/gpus/*"))
+
+
+def needs_gpu(device: str, *, local: bool = True) -> int:
+    """The `gpu` resource of a learned job: 1 for a CUDA device, 0 for cpu / mps, and for `auto` 1 only when
+    the run is local (`local`) and this machine shows an NVIDIA GPU: a machine that submits to a cluster
+    cannot know its nodes, so `auto` asks no cluster job for a GPU (`device: cuda` does)."""
     if device.startswith("cuda"):
         return 1
     if device == "auto":
-        return int(os.path.exists("/dev/nvidia0") or bool(glob.glob("/proc/driver/nvidia/gpus/*")))
+        return int(local and has_nvidia_gpu())
     return 0
 
 

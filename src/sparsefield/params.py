@@ -60,7 +60,10 @@ def bind(cls: type[T], values: Any, where: str) -> T:
         required = field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
         if required and name not in kwargs:
             raise ParamsError(f"config key {where}.{name}: required by {cls.__name__}; add it")
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except ParamsError as err:  # a dataclass's own check across its keys (__post_init__)
+        raise ParamsError(f"config key {where}: {err}") from None
 
 
 def canonical(value: Any) -> Any:

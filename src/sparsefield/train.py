@@ -13,6 +13,14 @@ exactly the weights of an uninterrupted one (on the same device).
 
 The loss a family returns is per element, with its supervision masks (`objectives.masked`):
 the loop minimises the one masked reduction and logs it per mask (loss_query, loss_full).
+
+Micro-batches (`batch_gpu`, NVlabs/edm's name): update n's batch is cut into passes of at most
+`batch_gpu` examples, each pass's loss weighted by its share of the batch, b_i / B, and their
+gradients summed before the one optimizer step. The per-example noise streams do not depend on the
+cut, so the update is the full batch's (to float rounding) whenever every example is supervised
+somewhere; a family whose masks may be empty (an image without a leaf pixel) averages the passes'
+means by their shares instead of leaving the empty examples out of one mean. The batch order, the
+noise and the checkpoint never depend on `batch_gpu`: it can change between a run and its resume.
 """
 
 from __future__ import annotations
@@ -68,17 +76,38 @@ def batch_indices(n_items: int, batch_size: int, seed: int, step: int) -> list[i
     return list(_epoch_order(n_items, seed, epoch)[k * batch_size : (k + 1) * batch_size])
 
 
-class _StepBatches(Sampler):
-    """Batch sampler over updates first..last (inclusive)."""
+def training_steps(n_items: int, batch_size: int, *, steps: int | None = None, epochs: float | None = None,
+                   kimg: float | None = None) -> int:  # fmt: skip
+    """Updates of a training given as `steps`, `epochs` (of n_items // batch_size updates) or `kimg` (thousands of
+    examples, rounded to whole updates): exactly one of the three."""
+    given = {key: value for key, value in (("steps", steps), ("epochs", epochs), ("kimg", kimg)) if value is not None}
+    if len(given) != 1:
+        raise ValueError(f"train: give exactly one of steps, epochs, kimg, got {sorted(given) or 'none'}")
+    if steps is not None:
+        return int(steps)
+    if epochs is not None:
+        return max(1, math.ceil(epochs * max(1, n_items // batch_size)))
+    return max(1, round(kimg * 1000 / batch_size))
 
-    def __init__(self, n_items: int, batch_size: int, seed: int, first: int, last: int):
-        self.args, self.first, self.last = (n_items, batch_size, seed), first, last
+
+def micro_batches(indices: list[int], batch_gpu: int | None) -> list[list[int]]:
+    """An update's batch cut into passes of at most `batch_gpu` examples (None: one pass)."""
+    size = len(indices) if batch_gpu is None else max(1, batch_gpu)
+    return [indices[i : i + size] for i in range(0, len(indices), size)]
+
+
+class _StepBatches(Sampler):
+    """Batch sampler over the micro-batches of updates first..last (inclusive), in order."""
+
+    def __init__(self, n_items: int, batch_size: int, seed: int, first: int, last: int, batch_gpu: int | None):
+        self.args, self.first, self.last, self.batch_gpu = (n_items, batch_size, seed), first, last, batch_gpu
 
     def __iter__(self):
-        return (batch_indices(*self.args, step=n) for n in range(self.first, self.last + 1))
+        for n in range(self.first, self.last + 1):
+            yield from micro_batches(batch_indices(*self.args, step=n), self.batch_gpu)
 
     def __len__(self) -> int:
-        return self.last - self.first + 1
+        return (self.last - self.first + 1) * len(micro_batches(list(range(self.args[1])), self.batch_gpu))
 
 
 def _to_device(batch, device: torch.device):
@@ -92,11 +121,12 @@ def _to_device(batch, device: torch.device):
     return batch.to(device) if hasattr(batch, "to") else batch
 
 
-def _loader(dataset, batch_size: int, seed: int, done: int, stop: int, num_workers: int, device) -> DataLoader:
-    """Batches of updates done + 1 .. stop (pinned memory on CUDA; the global RNG is never touched)."""
-    return DataLoader(dataset, batch_sampler=_StepBatches(len(dataset), batch_size, seed, done + 1, stop),
-                      collate_fn=getattr(dataset, "collate", None), num_workers=num_workers,
-                      pin_memory=device.type == "cuda",
+def _loader(dataset, batch_size: int, seed: int, done: int, stop: int, num_workers: int, device,
+            batch_gpu: int | None = None) -> DataLoader:  # fmt: skip
+    """Micro-batches of updates done + 1 .. stop (pinned memory on CUDA; the global RNG is never touched)."""
+    sampler = _StepBatches(len(dataset), batch_size, seed, done + 1, stop, batch_gpu)
+    return DataLoader(dataset, batch_sampler=sampler, collate_fn=getattr(dataset, "collate", None),
+                      num_workers=num_workers, pin_memory=device.type == "cuda",
                       generator=torch.Generator().manual_seed(seed_of(seed, done)))  # fmt: skip
 
 
@@ -137,26 +167,33 @@ class _Run:
             torch.save(state, tmp)
         self.saved = self.step
 
-    def update(self, loss_fn, batch, noise: SampleNoise, *, rate: float, max_norm: float, ema_decay: float) -> dict:
-        """One AdamW step on `batch` and the EMA update; returns the logged losses and gradient norm.
+    def update(self, loss_fn, passes, *, rate: float, max_norm: float, ema_decay: float) -> dict:
+        """One AdamW step on the batch given as `passes` [(micro-batch, its SampleNoise, its share b_i / B)] (each
+        moved to the device when its pass runs), and
+        the EMA update; returns the logged losses and gradient norm (each the passes' share-weighted sum).
 
         Raises FloatingPointError (before the weights change) on a non-finite loss or gradient norm.
         """
         for group in self.optimizer.param_groups:
             group["lr"] = rate
         self.optimizer.zero_grad(set_to_none=True)
-        with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
-            terms = loss_fn(self.model, batch, noise)
-        terms = terms if isinstance(terms, MaskedLoss) else MaskedLoss(terms)
-        parts = terms.parts()  # the one reduction (per sample over m, then the batch) of each term
-        loss = terms.total(parts)
-        loss.backward()
+        numbers = None
+        for batch, noise, share in passes:
+            with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16,
+                                enabled=self.device.type == "cuda"):  # fmt: skip
+                terms = loss_fn(self.model, _to_device(batch, self.device), noise)
+            terms = terms if isinstance(terms, MaskedLoss) else MaskedLoss(terms)
+            parts = terms.parts()  # the one reduction (per sample over m, then the batch) of each term
+            loss = terms.total(parts)
+            (loss if len(passes) == 1 else loss * share).backward()
+            value = terms.value.detach().float()
+            logged = {name: masked_loss(value, weight) for name, weight in terms.logged.items()}
+            logged |= {name: parts[name].detach() for name in terms.terms}
+            these = torch.stack([loss.detach(), *logged.values()]) * (1.0 if len(passes) == 1 else share)
+            numbers = these if numbers is None else numbers + these
         params = list(self.model.parameters())
         grad_norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
-        value = terms.value.detach().float()
-        logged = {name: masked_loss(value, weight) for name, weight in terms.logged.items()}
-        logged |= {name: parts[name].detach() for name in terms.terms}
-        numbers = torch.stack([loss.detach(), grad_norm.float(), *logged.values()]).tolist()
+        numbers = [numbers[0].item(), float(grad_norm), *numbers[1:].tolist()]
         for name, number in (("loss", numbers[0]), ("gradient norm", numbers[1])):
             if not math.isfinite(number):
                 kept = f"the last good checkpoint (step {self.saved}) is kept at {self.path}"
@@ -189,12 +226,13 @@ class _Run:
             torch.save({"state_dict": state_dict, "config": config}, tmp)
 
 
-def train(*, model: nn.Module, config: dict, loss_fn, dataset, out_dir: str | os.PathLike, steps: int,
-          batch_size: int, lr: float, weight_decay: float = 0.0, warmup: int = 100, ema_decay: float = 0.999,
+def train(*, model: nn.Module, config: dict, loss_fn, dataset, out_dir: str | os.PathLike, batch_size: int,
+          lr: float, steps: int | None = None, epochs: float | None = None, kimg: float | None = None,
+          batch_gpu: int | None = None, weight_decay: float = 0.0, warmup: int = 100, ema_decay: float = 0.999,
           grad_clip: float = 1.0, checkpoint_every: int = 500, eval_fn=None, eval_every: int = 0, seed: int = 0,
           device: str = "auto", num_workers: int = 0, progress: bool = True,
           max_steps_this_run: int | None = None) -> dict:  # fmt: skip
-    """Train `model` for `steps` updates, resuming from `out_dir/checkpoint.pt` if it exists.
+    """Train `model` for its updates (`training_steps`), resuming from `out_dir/checkpoint.pt` if it exists.
 
     Args:
         model: the network (seeded and built by the caller). config: the JSON-able description
@@ -202,7 +240,9 @@ def train(*, model: nn.Module, config: dict, loss_fn, dataset, out_dir: str | os
         loss_fn: `loss_fn(model, batch, noise) -> MaskedLoss` (or a per-element tensor: all supervised);
             `noise` is a `SampleNoise` with one stream per example, seeded by (seed, step, index).
         dataset: a map-style Dataset; its attribute `collate` (if any) is the collate function.
-        steps, batch_size, lr, weight_decay, warmup: AdamW (decay on every parameter) and its schedule (`lr_at`).
+        batch_size, lr, weight_decay, warmup: AdamW (decay on every parameter) and its schedule (`lr_at`).
+        steps, epochs, kimg: the training length, exactly one of them (`training_steps`).
+        batch_gpu: examples per forward/backward pass (module docstring); None: the whole batch in one.
         ema_decay: EMA decay, with the warm-up of `ema_decay_at`.
         grad_clip: max global gradient norm (<= 0: no clipping, the norm is still logged).
         checkpoint_every: a checkpoint every this many updates (0: none), and on exit.
@@ -221,6 +261,7 @@ def train(*, model: nn.Module, config: dict, loss_fn, dataset, out_dir: str | os
         FloatingPointError: a non-finite loss or gradient norm; the last checkpoint is kept.
     """
     json.dumps(config)  # fail before training if the model cannot be described
+    steps = training_steps(len(dataset), batch_size, steps=steps, epochs=epochs, kimg=kimg)
     device, out_dir = resolve_device(device), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     settings = dict(seed=seed, batch_size=batch_size, n_items=len(dataset))
@@ -228,18 +269,18 @@ def train(*, model: nn.Module, config: dict, loss_fn, dataset, out_dir: str | os
                settings=settings, steps=steps)  # fmt: skip
     start, seconds_before = run.step, run.seconds
     stop = steps if max_steps_this_run is None else min(steps, start + max_steps_this_run)
-    loader = _loader(dataset, batch_size, seed, start, stop, num_workers, device)
+    passes = iter(_loader(dataset, batch_size, seed, start, stop, num_workers, device, batch_gpu))
     log = CsvLog(out_dir / "train_log.csv", keep_through=start)
     bar = tqdm(total=steps, initial=start, disable=not (progress and sys.stderr.isatty()), desc="train")
     max_norm = grad_clip if grad_clip > 0 else math.inf
     eval_seconds, examples, t_prev, logged = 0.0, 0, time.perf_counter(), start
     try:
-        for n, batch in zip(range(start + 1, stop + 1), loader, strict=True):
+        for n in range(start + 1, stop + 1):
             indices = batch_indices(len(dataset), batch_size, seed, step=n)  # the loader's batch, recomputed
-            noise = SampleNoise([seed_of(seed, n, i) for i in indices], device)
+            micro = [(next(passes), SampleNoise([seed_of(seed, n, i) for i in part], device),
+                      len(part) / len(indices)) for part in micro_batches(indices, batch_gpu)]  # fmt: skip
             rate = lr_at(n, lr=lr, warmup=warmup, steps=steps)
-            row = run.update(loss_fn, _to_device(batch, device), noise, rate=rate, max_norm=max_norm,
-                             ema_decay=ema_decay_at(n, ema_decay))  # fmt: skip
+            row = run.update(loss_fn, micro, rate=rate, max_norm=max_norm, ema_decay=ema_decay_at(n, ema_decay))
             now = time.perf_counter()  # the whole step: data, compute, the previous row's log and checkpoint
             run.seconds += now - t_prev
             examples += len(indices)

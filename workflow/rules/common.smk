@@ -9,7 +9,15 @@ from pathlib import Path
 SRC = Path(workflow.basedir) / "src"
 sys.path.insert(0, str(SRC))
 
-from sparsefield.config import SPECTRAL_SOURCES, approach_params, needs_gpu, sparsity_groups, validate_config
+from sparsefield.config import (
+    SPECTRAL_SOURCES,
+    ConfigError,
+    approach_params,
+    has_nvidia_gpu,
+    needs_gpu,
+    sparsity_groups,
+    validate_config,
+)
 from sparsefield.data.sid import SPLITS as SID_SPLITS, captures, read_lists
 from sparsefield.data.synth_raw import CAMERA as BUILTIN_CAMERA, builtin_pairs
 from sparsefield.fingerprint import kind_fingerprint, source_fingerprint
@@ -34,13 +42,29 @@ SPARSITY = {label: {str(r): name for r, name in members.items()} for label, memb
 BUILTIN_RAWSETS = sorted(name for name, entry in RAWSETS.items() if entry["kind"] == "builtin")
 THREADS = config["threads"]
 ESTIMATES = sorted({entry["estimate"] for entry in APPROACHES.values() if "estimate" in entry})  # classical estimates read
-GPU = needs_gpu(config["device"])  # 0 on a CPU device: CPU trainings then run side by side
+GPU = needs_gpu(config["device"], local=workflow.local_exec)  # 0 on a CPU device: CPU trainings run side by side
 
-if GPU and LEARNED and workflow.local_exec and "gpu" not in workflow.resource_settings.resources:
-    logger.warning(
-        f"device {config['device']} needs a GPU, and no --resources gpu=N caps the GPU jobs: every learned job "
-        "may start at once on one GPU; run with --resources gpu=1 (one GPU)"
-    )
+
+
+onstart:
+    # A real run (never a dry run) that will start GPU jobs: fail at once where there is no GPU to run them.
+    gpu_jobs = [job for job in workflow.dag.needrun_jobs() if job.resources.get("gpu", 0)]
+    if gpu_jobs and workflow.local_exec and not has_nvidia_gpu():
+        raise ConfigError(
+            f"config key device: {config['device']}, but this machine shows no NVIDIA GPU for the {len(gpu_jobs)} "
+            f"GPU jobs of this run (the first writes {gpu_jobs[0].output[0]}); set device: cpu (or auto), or run on a GPU machine "
+            "or through a cluster profile"
+        )
+    if gpu_jobs and workflow.local_exec and "gpu" not in workflow.resource_settings.resources:
+        logger.warning(
+            f"device {config['device']} needs a GPU, and no --resources gpu=N caps the GPU jobs: every learned "
+            "job may start at once; run with --resources gpu=N (N: this machine's GPUs, one job on each)"
+        )
+    if config["device"] == "auto" and not workflow.local_exec and (LEARNED or POSTERIOR or PRIORS):
+        logger.warning(
+            "device: auto asks no cluster job for a GPU (the submitting machine cannot know the nodes'): the "
+            "learned jobs run on a GPU only where one happens to be; set device: cuda to have each ask for one"
+        )
 
 
 wildcard_constraints:

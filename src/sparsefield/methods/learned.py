@@ -9,14 +9,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sparsefield.params import ParamsError
+
 
 @dataclass(frozen=True)
 class Train:
-    """The training loop's settings (`sparsefield.train.train`)."""
+    """The training loop's settings (`sparsefield.train.train`).
 
-    steps: int
+    The training length is one of `steps` (updates), `epochs` (passes over the training set) or
+    `kimg` (thousands of training examples, NVlabs/edm's unit); `batch_gpu` splits each update's
+    batch into passes of that many examples whose gradients add up (accumulation), so a batch
+    larger than a GPU holds trains as the one batch it is.
+    """
+
     batch_size: int
     lr: float
+    steps: int | None = None
+    epochs: float | None = None
+    kimg: float | None = None
+    batch_gpu: int | None = None  # examples per forward/backward pass; None: the whole batch
     weight_decay: float = 0.0
     warmup: int = 100
     ema_decay: float = 0.999
@@ -24,6 +35,11 @@ class Train:
     checkpoint_every: int = 500
     num_workers: int = 0
 
+    def __post_init__(self):
+        given = [key for key in ("steps", "epochs", "kimg") if getattr(self, key) is not None]
+        if len(given) != 1:
+            raise ParamsError(f"give the training length as exactly one of steps, epochs, kimg (got "
+                              f"{', '.join(given) or 'none'}); set the others to null")  # fmt: skip
 
 @dataclass(frozen=True)
 class Curve:

@@ -24,7 +24,7 @@ def train_prior(inputs, out_dir, *, prior: str, source: dict, settings: dict, de
     """Train prior `prior` on `source` ({"rawset": name} or {"dataset": name}) into `out_dir`."""
     method = load(PRIOR_METHOD)
     params = bind(method.PriorParams, settings, f"priors.{prior}.params")
-    device = resolve_device(device)
+    device = resolve_device(device, job=f"prior {prior}")
     torch.manual_seed(params.seed)  # the model's initial weights
     windows, val = method.prior_data(source, inputs, params)  # read once: training, validation, the figure
     loop = method.prior_training(params, source, windows, val, device)

@@ -24,14 +24,15 @@ def reconstruct(inputs, out_path, *, approach: str, kind: str, settings: dict, d
     row = KINDS[kind]
     method = load(row.method)
     params = bind(method.Params, settings, f"approaches.{approach}.params")
+    on_device = row.learned or row.posterior  # a classical approach never touches the device
+    device = resolve_device(device, job=f"reconstruct {approach}") if on_device else torch.device("cpu")
     data = read_split(row.reads, inputs, "test")
     if row.reads == "images":
         data = data.first(n_images)
-    device = resolve_device(device)
-    model = method.load(inputs["model"], device) if row.learned or row.posterior else None
+    model = method.load(inputs["model"], device) if on_device else None
     with torch.no_grad():
         result = method.reconstruct(kind, params, data, model=model, device=device, threads=threads, inputs=inputs)
     attrs = dict(approach=approach, kind=kind, dataset=dataset, scheme=scheme, **result.attrs)
-    if row.learned or row.posterior:  # a posterior approach's: its prior's, shared
+    if on_device:  # a posterior approach's: its prior's, shared
         attrs["train_seconds"] = float(pd.read_csv(inputs["train_log"])["seconds"].max())
     write_samples(out_path, result.samples, np.arange(len(result.samples)), extras=result.extras, **attrs)

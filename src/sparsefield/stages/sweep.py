@@ -17,7 +17,7 @@ def sweep(inputs, out_path, *, approach: str, kind: str, settings: dict, device:
     row = KINDS[kind]
     method = load(row.method)
     params = bind(method.Params, settings, f"approaches.{approach}.params")
-    device = resolve_device(device)
+    device = resolve_device(device, job=f"sweep {approach}")
     model = method.load(inputs["model"], device)
     with torch.no_grad():
         rows = method.sweep(kind, params, read_split(row.reads, inputs, "test"), model=model, device=device,

@@ -26,7 +26,7 @@ def train(inputs, out_dir, *, approach: str, kind: str, settings: dict, device: 
     row = KINDS[kind]
     method = load(row.method)
     params = bind(method.Params, settings, f"approaches.{approach}.params")
-    device = resolve_device(device)
+    device = resolve_device(device, job=f"train {approach}")
     train_data, test_data = read_split(row.reads, inputs, "train"), read_split(row.reads, inputs, "test")
     torch.manual_seed(params.seed)  # the model's initial weights
     loop = method.training(kind, params, train_data, test_data, device)
