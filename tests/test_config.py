@@ -22,11 +22,33 @@ def config(repo_root):
     return yaml.safe_load((repo_root / "config/config.yaml").read_text())
 
 
-@pytest.mark.parametrize("name", ["config/config.yaml", "config/paper.yaml", "tests/workflow/config.yaml"])
+STUDIES = ["config/paper/cifar10.yaml", "config/paper/sid.yaml", "config/paper/leaves.yaml"]
+
+
+@pytest.mark.parametrize("name", ["config/config.yaml", *STUDIES, "tests/workflow/config.yaml"])
 def test_shipped_configs_validate(repo_root, schema, name):
     config = yaml.safe_load((repo_root / name).read_text())
     validate_config(config, schema)
     assert config["evaluation"]["n_images"] is None or config["evaluation"]["n_images"] > 0  # default filled
+
+
+def test_the_paper_studies_run_alone_and_together(repo_root, schema):
+    """Each study is a whole configuration; several --configfile merge (Snakemake's update_config) into one run
+    that holds every study's approaches, with no key of one changed by another."""
+    from snakemake.utils import update_config
+
+    studies = [yaml.safe_load((repo_root / name).read_text()) for name in STUDIES]
+    merged = {}
+    for study in studies:
+        update_config(merged, copy.deepcopy(study))
+    names = [set(study["approaches"]) for study in studies]
+    assert set.union(*names) == set(merged["approaches"]) and sum(map(len, names)) == len(merged["approaches"])
+    for study in studies:  # every key a study sets keeps its value in the merged run
+        for key in ("device", "datasets", "schemes", "priors", "rawsets"):
+            for name, value in (study.get(key) or {}).items() if isinstance(study.get(key), dict) else ():
+                assert merged[key][name] == value, (key, name)
+        assert merged["device"] == study["device"] == "cuda"  # the paper asks for GPUs from any machine
+    validate_config(merged, schema)
 
 
 def test_defaults_are_filled(config, schema):

@@ -11,7 +11,7 @@ from conftest import build_tiles
 
 from sparsefield.config import ConfigError, sparsity_groups, validate_config
 from sparsefield.data.sets import MaskedImages
-from sparsefield.data.tiles import CropDataset, TileDataset, stitched_captures
+from sparsefield.data.tiles import CaptureCrops, CropDataset, TileDataset
 from sparsefield.methods import edm, edm_prior
 from sparsefield.nn.precond import CentredDenoiser
 from sparsefield.params import bind
@@ -24,12 +24,30 @@ def rawset(tmp_path_factory):
                        ratios=[100, 300], seed=0)[0]  # fmt: skip
 
 
-def test_stitched_captures_put_every_tile_back_where_it_was_cut(rawset):
-    (image,) = stitched_captures(rawset, split="train")
+def test_capture_crops_put_every_tile_back_where_it_was_cut(rawset):
+    """A window is read from the tiles it overlaps: the whole capture at once, and any window across tile edges."""
     tiles = TileDataset(rawset, split="train", data_type="clean")
+    (image,) = CaptureCrops(rawset, split="train", crop=64, stride=64)  # the whole 64 x 64 capture
     assert image.shape == (3, 64, 64) and len(tiles) == 4
     for i, record in enumerate(tiles.records):
         torch.testing.assert_close(image[:, record["y"] : record["y"] + 32, record["x"] : record["x"] + 32], tiles[i])
+    crops = CaptureCrops(rawset, split="train", crop=32, stride=8)
+    assert len(crops) == 5 * 5  # the crop at every 8 px, not only at the tile corners
+    assert crops.position(7) == (0, 8, 16)
+    torch.testing.assert_close(crops[7], image[:, 8:40, 16:48])  # across all four tiles
+
+
+def test_capture_crops_read_what_they_draw(rawset, monkeypatch):
+    """A crop reads the tiles it overlaps, not the capture: the cache holds a bounded number of tiles."""
+    crops = CaptureCrops(rawset, split="train", crop=16, stride=16, cache_bytes=2 * 3 * 32 * 32 * 4)
+    loaded = []
+    monkeypatch.setattr(crops.tiles, "load", lambda record, load=crops.tiles.load: loaded.append(record) or load(
+        record))
+    crops[0]  # inside the first tile
+    assert len(loaded) == 1 and len(crops._cache) == 1
+    crops[len(crops) - 1]  # inside the last
+    crops[1]
+    assert len(loaded) == 2 and len(crops._cache) == 2  # the first tile again: from the cache
 
 
 def test_crop_windows_are_fixed_and_cover_the_image():

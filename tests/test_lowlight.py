@@ -102,5 +102,5 @@ def test_samples_must_match_the_test_pairs(tiny_tiles, tmp_path):
         (tmp_path / "copy" / path.name).write_bytes(path.read_bytes())
     other = tmp_path / "copy" / "metadata.json"  # the first 4 test tiles (one short capture) moved to another split
     other.write_text(metadata.read_text().replace('"split": "test"', '"split": "tost"', 4))
-    with pytest.raises(ValueError, match=r"a\.h5: samples hold 16 tiles, the raw set has 12 test pairs"):
+    with pytest.raises(ValueError, match=r"a\.h5: samples index test pair 15, the raw set has 12 test pairs"):
         evaluate({"metadata": other}, tmp_path / "a.h5", tmp_path / "a.csv", kind="amplify")

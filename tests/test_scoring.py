@@ -1,6 +1,7 @@
 """scoring.masks.score: the long metrics table for deterministic and K-sample approaches."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from sparsefield.data.masks import generate_masks
@@ -15,7 +16,28 @@ def make(samples, index, **extras):
 
 
 def score(samples, images, context, query):
-    return score_masks(samples, MaskedImages(images, context, query))
+    return score_masks([samples], MaskedImages(images, context, query))
+
+
+def rows_of(samples, rows):
+    """The chunk of `samples` at `rows` (as `samples.iter_samples` reads it)."""
+    extras = {name: value[rows] for name, value in samples.extras.items()}
+    return Samples(samples.samples[rows], samples.mean[rows], samples.std[rows], samples.index[rows], samples.attrs,
+                   extras)  # fmt: skip
+
+
+def test_scores_read_in_chunks_are_the_scores_of_all_rows(problem):
+    """evaluate reads samples.h5 a chunk at a time: any chunking gives the table of all rows at once."""
+    images, context, query = problem
+    rng = np.random.default_rng(3)
+    index = np.arange(2, 19)
+    samples = rng.random((len(index), 3, 16, 16, 3)).astype(np.float32)
+    whole = make(samples, index, posterior_mean=samples[:, 0] * 0.5)
+    data = MaskedImages(images, context, query)
+    expected = score_masks([whole], data)
+    chunked = score_masks([rows_of(whole, slice(a, a + 5)) for a in range(0, len(index), 5)], data)
+    assert list(chunked.columns) == list(expected.columns) and len(chunked) == len(expected)
+    pd.testing.assert_frame_equal(chunked, expected, rtol=1e-12)
 
 
 @pytest.fixture

@@ -98,11 +98,11 @@ def test_scorer_excludes_the_background_exactly(leaves):
     wrong[test.masks == 0] = 0.9  # wrong on the background only
     wrong[..., 2][test.masks > 0] += 0.1  # band red wrong by 0.1 on the leaves
     samples = Samples(wrong[:, None], wrong, 0 * wrong, np.arange(len(wrong)), {"latent_per_pixel": 2.0})
-    rows = score(samples, test).set_index(["metric", "region"])["value"]
+    rows = score([samples], test).set_index(["metric", "region"])["value"]
     assert rows[("psnr_red", "leaf")] == pytest.approx(20.0, abs=0.2)  # clipped to 1 nowhere: leaf red < 0.9
     assert rows[("psnr_nir", "leaf")] == np.inf and rows[("sam", "leaf")] > 0
     assert rows[("psnr_nir", "full")] < 30 and rows[("latent_per_pixel", "-")] == 2.0
     perfect = Samples(test.images[:, None], test.images, 0 * test.images, np.arange(len(test)), {})
-    rows = score(perfect, test).set_index(["metric", "region"])["value"]
+    rows = score([perfect], test).set_index(["metric", "region"])["value"]
     assert rows[("sam", "leaf")] < 1e-4 and rows[("ssim", "full")] == pytest.approx(1.0)
     assert rows[("psnr", "full")] == np.inf

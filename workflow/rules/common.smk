@@ -184,6 +184,13 @@ def approach_names(wildcards):
     return {"dataset": entry["dataset"], "scheme": entry["scheme"]}
 
 
+def evaluated_items(wildcards):
+    """How many test items every approach on the same data is scored on: evaluation.n_images of a dataset's
+    images, n_tiles of a raw set's pairs (a multispectral dataset: all)."""
+    reads = KINDS[kind_of(wildcards)].reads
+    return {"images": config["evaluation"]["n_images"], "tiles": config["evaluation"]["n_tiles"]}.get(reads)
+
+
 def approach_gpu(wildcards):
     """The gpu resource of the approach's jobs: the device's, for a learned or posterior approach; 0 otherwise."""
     row = KINDS[kind_of(wildcards)]

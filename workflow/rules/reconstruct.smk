@@ -11,7 +11,7 @@ rule reconstruct:
         settings=approach_settings,
         kind=kind_of,
         names=approach_names,
-        n_images=config["evaluation"]["n_images"],
+        n_images=evaluated_items,
         device=config["device"],
         code=reconstruct_code,
     threads: THREADS["reconstruct"]

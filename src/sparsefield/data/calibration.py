@@ -78,6 +78,7 @@ OUTLIER_SIGMAS = 8.0  # samples this far from their bin's mean are outliers
 HUBER = 3.0  # bins this many std off the line are down-weighted
 CLIP_SIGMAS = 2.0  # tiles: fit only where the mean is this many std above the clip at 0
 HIGHLIGHT = 0.9  # tiles and raw: leave out pixels whose long exposure exceeds this (clipped at white)
+MAX_PIXELS = 2**22  # pixels a scene's fit uses at most (evenly strided over its pairs): the job's memory bound
 MIN_STEPS = 2  # rounded values: bins span whole steps, at least this many
 NOISE_PROFILE_TAG = 51041  # DNG 1.3 NoiseProfile: (S, O) per CFA plane, Var = S x + O
 
@@ -207,14 +208,17 @@ def noise_levels(calibration: dict, iso: float) -> tuple[np.ndarray, np.ndarray]
 
 
 def _scene_pixels(metadata_path, split: str, scene: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """m = clean / r, y = noisy and r of every pixel of a scene's pairs: (N, 3), (N, 3), (N,), linear [0, 1]."""
+    """m = clean / r, y = noisy and r of a scene's pixels: (N, 3), (N, 3), (N,), linear [0, 1]; every pixel of its
+    pairs, or every k-th where they hold more than MAX_PIXELS (a SID scene: ~12 pairs of 11.5 Mpx), read tile by
+    tile, so a scene's memory is bounded whatever its size."""
     pairs = TileDataset(metadata_path, split=split, scene=scene, pairs=True)
+    step = -(-len(pairs) * pairs.tile_size**2 // MAX_PIXELS)  # ceil: 1 for every scene below the bound
     means, values, ratios = [], [], []
     for i in range(len(pairs)):
         noisy, clean, ratio = pairs[i]
         r = float(ratio)
-        means.append(linear_rgb(clean).reshape(-1, 3) / r)
-        values.append(linear_rgb(noisy).reshape(-1, 3))
+        means.append(linear_rgb(clean).reshape(-1, 3)[::step] / r)
+        values.append(linear_rgb(noisy).reshape(-1, 3)[::step])
         ratios.append(np.full(len(means[-1]), r))
     return np.concatenate(means), np.concatenate(values), np.concatenate(ratios)
 
@@ -311,16 +315,23 @@ def read_noise_profile(path: str | os.PathLike) -> tuple[float, ...] | None:
     return None
 
 
-def _normalised(path: Path) -> tuple[np.ndarray, float, int]:
-    """(DN - black) / (white - black) of a raw file's visible mosaic (black per CFA site), float64 (H, W);
-    white - black; and the number of values clipped at 0 DN."""
+def _normalised(path: Path, step: int = 1) -> tuple[np.ndarray, float, int]:
+    """(DN - black) / (white - black) of every `step`-th value of a raw file's visible mosaic (black per CFA site),
+    float64 (flat); white - black; and the number of those values clipped at 0 DN."""
     import rawpy
 
     with rawpy.imread(os.fspath(path)) as raw:
-        dn = raw.raw_image_visible.astype(np.float64)
-        black = np.asarray(raw.black_level_per_channel, np.float64)[raw.raw_colors_visible]
+        dn = raw.raw_image_visible.ravel()[::step].astype(np.float64)
+        black = np.asarray(raw.black_level_per_channel, np.float64)[raw.raw_colors_visible.ravel()[::step]]
         white = float(raw.white_level)
     return (dn - black) / (white - black), float(white - black.mean()), int((dn <= 0).sum())
+
+
+def _mosaic_size(path: Path) -> int:
+    import rawpy
+
+    with rawpy.imread(os.fspath(path)) as raw:
+        return int(raw.raw_image_visible.size)
 
 
 def calibrate_raw(root: str | os.PathLike, camera: str, split: str = "train") -> list[dict]:
@@ -337,11 +348,13 @@ def calibrate_raw(root: str | os.PathLike, camera: str, split: str = "train") ->
     rows = []
     for scene in sorted({c.scene for c in known.values() if c.split == split and c.data_type == "noisy"}):
         shorts = [c for c in known.values() if c.scene == scene and c.data_type == "noisy"]
-        longs = {c.partner: _normalised(root / known[c.partner].path) for c in shorts}
+        size = _mosaic_size(root / shorts[0].path)
+        step = -(-len(shorts) * size // MAX_PIXELS)  # ceil: every value of a scene below the bound
+        longs = {c.partner: _normalised(root / known[c.partner].path, step) for c in shorts}
         means, values, signals, clipped = [], [], [], 0
         for c in shorts:
             x, span, _ = longs[c.partner]
-            y, _, zeros = _normalised(root / c.path)
+            y, _, zeros = _normalised(root / c.path, step)
             keep = x <= HIGHLIGHT  # the long exposure clips at white
             means.append(x[keep] / c.ratio)
             values.append(y[keep])

@@ -11,6 +11,8 @@ from sparsefield.data.images import has_split, read_images
 from sparsefield.data.masks import read_masks
 from sparsefield.io import open_h5
 
+CHUNK = 1024  # test images per chunk of a reconstruct or evaluate job (its memory, not the split's)
+
 
 @dataclass
 class MaskedImages:
@@ -19,16 +21,27 @@ class MaskedImages:
     query: np.ndarray  # (N, Kq) held-out flat pixel indices (supervision of learned approaches)
     images_2x: np.ndarray | None = None  # uint8 (N, 2H, 2W, C) the same scenes at twice the resolution
     estimate: np.ndarray | None = None  # float32 (N, H, W, C) in [0, 1]: a classical estimate from the context
+    index: np.ndarray | None = None  # (N,) positions in the split (None: 0..N-1); seeds and samples.h5 follow it
+
+    def __post_init__(self):
+        if self.index is None:
+            self.index = np.arange(len(self.images))
 
     def __len__(self) -> int:
         return len(self.images)
 
-    def first(self, n: int | None) -> MaskedImages:
-        """The first n images (all when n is None)."""
-        rows = slice(None if n is None else n)
+    def take(self, rows) -> MaskedImages:
+        """The images at `rows` (a slice or positions), keeping their positions in the split."""
         twice = None if self.images_2x is None else self.images_2x[rows]
         estimate = None if self.estimate is None else self.estimate[rows]
-        return MaskedImages(self.images[rows], self.context[rows], self.query[rows], twice, estimate)
+        return MaskedImages(self.images[rows], self.context[rows], self.query[rows], twice, estimate,
+                            self.index[rows])  # fmt: skip
+
+    def first(self, n: int | None) -> MaskedImages:
+        """The first n images (all when n is None)."""
+        return self.take(slice(None if n is None else n))
+
+    subset = first  # the n images an evaluation scores, the same for every approach: the first n
 
 
 def read_masked(data_path: str | os.PathLike, masks_path: str | os.PathLike, split: str) -> MaskedImages:

@@ -34,18 +34,32 @@ from sparsefield.io import atomic_path, open_h5, sha256_arrays, write_array
 SPLITS = ("train", "test")
 
 
+CHUNK = 256  # test images per chunk of a reconstruct or evaluate job
+
+
 @dataclass
 class SpectralImages:
     images: np.ndarray  # float32 (N, H, W, C) reflectance in [0, 1]
     masks: np.ndarray  # uint8 (N, H, W): 1 leaf, 0 background
     bands: tuple[str, ...]  # C band names, in channel order
+    index: np.ndarray | None = None  # (N,) positions in the split (None: 0..N-1)
+
+    def __post_init__(self):
+        if self.index is None:
+            self.index = np.arange(len(self.images))
 
     def __len__(self) -> int:
         return len(self.images)
 
+    def take(self, rows) -> SpectralImages:
+        """The images at `rows` (a slice or positions), keeping their positions in the split."""
+        return SpectralImages(self.images[rows], self.masks[rows], self.bands, self.index[rows])
+
     def first(self, n: int | None) -> SpectralImages:
         """The first n images (all when n is None)."""
-        return SpectralImages(self.images[:n], self.masks[:n], self.bands)
+        return self.take(slice(n))
+
+    subset = first  # the n images an evaluation scores: the first n
 
 
 @dataclass
@@ -82,19 +96,29 @@ def write_spectral(path: str | os.PathLike, dataset: SpectralSet, /, **attrs) ->
                 list(value) if isinstance(value, tuple) else value)  # fmt: skip
 
 
-def read_spectral(path: str | os.PathLike, split: str) -> SpectralImages:
-    """One split ('train' or 'test') of a multispectral dataset file."""
+def read_spectral(path: str | os.PathLike, split: str, rows=None, *, images: bool = True) -> SpectralImages:
+    """One split ('train' or 'test') of a multispectral dataset file: its images at `rows` (positions in the split,
+    any order; None: all), or only their masks (`images=False`: images is then an empty (N, 0, 0, 0) array)."""
     if split not in SPLITS:
         raise ValueError(f"read_spectral: split must be one of {SPLITS}, got {split!r}")
     with open_h5(path, "multispectral dataset") as f:
         if f.attrs.get("kind") != "spectral" or f"{split}/images" not in f:
             raise ValueError(f"{path}: not a multispectral dataset file (no {split}/images and masks); rebuild it")
-        images, masks = f[f"{split}/images"][()], f[f"{split}/masks"][()]
+        stored, masks = f[f"{split}/images"], f[f"{split}/masks"]
+        index = np.arange(len(masks)) if rows is None else np.asarray(rows, dtype=np.int64)
+        order, back = np.unique(index, return_inverse=True)  # h5py reads increasing positions
+        pick = slice(None) if rows is None else order
+        masks = masks[pick][back] if rows is not None else masks[()]
+        if images:
+            images = stored[pick][back] if rows is not None else stored[()]
+        else:
+            images = np.zeros((len(masks), 0, 0, 0), dtype=np.float32)
+        if stored.dtype != np.float32 or stored.ndim != 4 or masks.shape[1:] != stored.shape[1:3] \
+                or masks.dtype != np.uint8:  # fmt: skip
+            raise ValueError(f"{path}: {split} holds images {stored.dtype} {stored.shape} and masks {masks.dtype} "
+                             f"{masks.shape}, not float32 (N, H, W, C) and uint8 (N, H, W); rebuild it")  # fmt: skip
         bands = tuple(str(b) for b in f.attrs["bands"])
-    if images.dtype != np.float32 or images.ndim != 4 or masks.shape != images.shape[:3] or masks.dtype != np.uint8:
-        raise ValueError(f"{path}: {split} holds images {images.dtype} {images.shape} and masks {masks.dtype} "
-                         f"{masks.shape}, not float32 (N, H, W, C) and uint8 (N, H, W); rebuild it")  # fmt: skip
-    return SpectralImages(images, masks, bands)
+    return SpectralImages(images, masks, bands, index)
 
 
 def read_split(inputs, split: str) -> SpectralImages:

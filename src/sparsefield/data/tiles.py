@@ -10,11 +10,13 @@ without its clean partner. Every failure is one line naming the tile.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from collections import OrderedDict
 from pathlib import Path
 
+import numpy as np
 import torch
 
 REQUIRED = ("tile_id", "capture", "file", "index", "split", "data_type", "ratio", "clean_tile_id")
@@ -80,20 +82,29 @@ def select(tiles: list[dict], *, split=None, data_type=None, ratio=None, scene=N
     ]  # fmt: skip
 
 
+CHUNK = 64  # test pairs per chunk of a reconstruct or evaluate job
+
+
 class TileDataset(torch.utils.data.Dataset):
     """Tiles selected through a raw set's metadata.json.
+
+    A capture's file is memory-mapped (`torch.load(mmap=True)`), never read whole: a tile costs its own
+    bytes (786 kB at 256 px), so random crops over a SID-size set read a few tiles each, and a job's
+    memory holds at most `cache_size` captures' touched pages, whatever the number of captures.
 
     Args:
         metadata: path of `results/tiles/{rawset}/metadata.json` (the .pt files lie beside it).
         split, data_type, ratio, scene: filters (`select`); data_type 'clean' for prior training.
         pairs: items are (noisy (3, T, T), clean (3, T, T), ratio ()) for the selected noisy tiles.
-        cache_size: capture files kept in memory (one file holds all tiles of a capture).
+        cache_size: capture files kept mapped (one file holds all tiles of a capture).
+        check: check every tile as it is read (`check_tile`: one line naming a bad one); `validate` checks all.
 
     Raises:
         ValueError: the selection is empty, or a noisy tile has no clean partner (one line).
     """
 
-    def __init__(self, metadata, *, split=None, data_type=None, ratio=None, scene=None, pairs=False, cache_size=16):
+    def __init__(self, metadata, *, split=None, data_type=None, ratio=None, scene=None, pairs=False, cache_size=4,
+                 check=False):  # fmt: skip
         self.path = Path(metadata)
         meta = load_metadata(self.path)
         self.tile_size = meta["tile_size"]
@@ -114,9 +125,28 @@ class TileDataset(torch.utils.data.Dataset):
                     raise ValueError(f"{self.path}: noisy tile {record['tile_id']} has no clean partner")
         self._cache: OrderedDict[str, torch.Tensor] = OrderedDict()
         self._cache_size = cache_size
+        self.check = check
+        self.index = np.arange(len(self.records))  # positions in the selection (a `take` keeps them)
 
     def __len__(self) -> int:
         return len(self.records)
+
+    def take(self, positions) -> TileDataset:
+        """The selected tiles at `positions` (a slice or positions), keeping their positions in the selection."""
+        view = copy.copy(self)
+        view._cache = OrderedDict()
+        view.index = np.atleast_1d(self.index[positions])
+        view.records = [self.records[i] for i in np.arange(len(self.records))[positions]]
+        return view
+
+    def spread(self, n: int | None) -> TileDataset:
+        """n tiles spread evenly over the selection (every capture and ratio of a sorted selection), all when
+        n is None or not smaller: positions floor(i·N/n), the same for every approach."""
+        if n is None or n >= len(self):
+            return self
+        return self.take(np.arange(n) * len(self) // n)
+
+    subset = spread  # the n test pairs an evaluation scores: spread over every capture and ratio
 
     def _tiles_of(self, file: str) -> torch.Tensor:
         if file in self._cache:
@@ -124,7 +154,7 @@ class TileDataset(torch.utils.data.Dataset):
             return self._cache[file]
         path = self.path.parent / file
         try:
-            tiles = torch.load(path, weights_only=True, map_location="cpu")["tiles"]
+            tiles = torch.load(path, weights_only=True, map_location="cpu", mmap=True)["tiles"]
         except Exception as err:  # missing, truncated or foreign files: torch raises many types
             raise ValueError(f"{path}: not a readable tile file ({err}); rebuild it".replace("\n", " ")) from None
         self._cache[file] = tiles
@@ -139,7 +169,10 @@ class TileDataset(torch.utils.data.Dataset):
             raise ValueError(
                 f"{self.path.parent / record['file']}: has no tile {record['index']} ({record['tile_id']})"
             )
-        return tiles[record["index"]]
+        tile = tiles[record["index"]].clone()  # a copy: the mapping may close while the tile lives on
+        if self.check:
+            check_tile(tile, self.tile_size, f"{self.path.parent / record['file']}: tile {record['tile_id']}")
+        return tile
 
     def __getitem__(self, i: int):
         record = self.records[i]
@@ -157,10 +190,9 @@ class TileDataset(torch.utils.data.Dataset):
 
 
 def paired_test_tiles(metadata: str | os.PathLike) -> TileDataset:
-    """The validated noisy/clean pairs of the raw set's test split (the order every stage shares)."""
-    pairs = TileDataset(metadata, split="test", pairs=True)
-    pairs.validate()
-    return pairs
+    """The noisy/clean pairs of the raw set's test split (the order every stage shares), each tile checked as it is
+    read: a job reads only the pairs it uses (a SID-size test split is ~100 GB), and a bad one stops it, named."""
+    return TileDataset(metadata, split="test", pairs=True, check=True)
 
 
 def read_split(inputs, split: str) -> TileDataset:
@@ -175,50 +207,97 @@ def linear_rgb(tile: torch.Tensor):
     return (tile.double().permute(1, 2, 0).numpy() + 1.0) / 2.0
 
 
-def stitched_captures(metadata, *, split: str, data_type: str = "clean") -> list[torch.Tensor]:
-    """Every selected capture as one image (3, H, W) in [−1, 1], its tiles put back at their (y, x).
+class Windows(torch.utils.data.Dataset):
+    """Every `crop` x `crop` window at `stride` of images of the given sizes (H_i, W_i): item k is one fixed window,
+    the k-th in (image, y, x) order, read by `window(i, y, x)`.
 
-    The area the tiles cover (at stride = tile size: the whole developed image but for the right and
-    bottom remainders). Tiles are validated first (`TileDataset.validate`: one line naming a bad tile).
-    """
-    tiles = TileDataset(metadata, split=split, data_type=data_type)
-    tiles.validate()
-    size, images = tiles.tile_size, []
-    by_capture: dict[str, list[dict]] = {}
-    for record in tiles.records:
-        by_capture.setdefault(record["capture"], []).append(record)
-    for capture in sorted(by_capture):
-        records = by_capture[capture]
-        height = max(r["y"] for r in records) + size
-        width = max(r["x"] for r in records) + size
-        image = torch.zeros(3, height, width)
-        for r in records:
-            image[:, r["y"] : r["y"] + size, r["x"] : r["x"] + size] = tiles.load(r)
-        images.append(image)
-    return images
-
-
-class CropDataset(torch.utils.data.Dataset):
-    """Every `crop` x `crop` window at `stride` of a list of images (C, H, W): item i is one fixed window.
-
-    The training loop's seeded epoch permutation picks the windows, so crops are random and still a
-    pure function of (seed, step); flips are drawn per example by the loss from its noise stream.
+    The positions are arithmetic (a count per image), never listed: a SID-size set has millions of windows. The
+    training loop's seeded epoch permutation picks the windows, so crops are random and still a pure function of
+    (seed, step); flips are drawn per example by the loss from its noise stream.
     """
 
-    def __init__(self, images: list[torch.Tensor], crop: int, stride: int):
-        if len(images) == 0:
-            raise ValueError("CropDataset: no images")
-        small = [tuple(image.shape[1:]) for image in images if min(image.shape[1:]) < crop]
+    def __init__(self, sizes: list[tuple[int, int]], crop: int, stride: int):
+        if len(sizes) == 0:
+            raise ValueError(f"{type(self).__name__}: no images")
+        small = [size for size in sizes if min(size) < crop]
         if small:
-            raise ValueError(f"CropDataset: crop {crop} exceeds an image of size {small[0]}; lower the crop")
-        self.images, self.crop = images, crop
-        self.windows = [(i, y, x) for i, image in enumerate(images)
-                        for y in range(0, image.shape[1] - crop + 1, stride)
-                        for x in range(0, image.shape[2] - crop + 1, stride)]  # fmt: skip
+            raise ValueError(f"{type(self).__name__}: crop {crop} exceeds an image of size {small[0]}; lower the crop")
+        self.crop, self.stride = crop, stride
+        self.columns = [(w - crop) // stride + 1 for _, w in sizes]
+        counts = [((h - crop) // stride + 1) * n for (h, _), n in zip(sizes, self.columns, strict=True)]
+        self.starts = np.concatenate([[0], np.cumsum(counts)])
 
     def __len__(self) -> int:
-        return len(self.windows)
+        return int(self.starts[-1])
+
+    def position(self, k: int) -> tuple[int, int, int]:
+        """(image, y, x) of window k."""
+        i = int(np.searchsorted(self.starts, k, side="right")) - 1
+        row, column = divmod(k - int(self.starts[i]), self.columns[i])
+        return i, row * self.stride, column * self.stride
 
     def __getitem__(self, k: int) -> torch.Tensor:
-        i, y, x = self.windows[k]
+        return self.window(*self.position(k))
+
+
+class CropDataset(Windows):
+    """The windows of images held in memory: a list of (C, H, W) tensors, or uint8 (N, H, W, C) images read as
+    v = x / 127.5 − 1 in [−1, 1] window by window (a data set of uint8 images stays uint8 in memory)."""
+
+    def __init__(self, images, crop: int, stride: int):
+        self.images, self.uint8 = images, isinstance(images, np.ndarray) and images.dtype == np.uint8
+        super().__init__([image.shape[:2] if self.uint8 else tuple(image.shape[1:]) for image in images], crop,
+                         stride)  # fmt: skip
+
+    def window(self, i: int, y: int, x: int) -> torch.Tensor:
+        if self.uint8:
+            return torch.as_tensor(self.images[i]).permute(2, 0, 1)[:, y : y + self.crop, x : x + self.crop] \
+                .float() / 127.5 - 1.0  # fmt: skip
         return self.images[i][:, y : y + self.crop, x : x + self.crop]
+
+
+class CaptureCrops(Windows):
+    """The windows of a raw set's captures, each capture the area its tiles cover, put together from the tiles a
+    window overlaps as it is read (a capture is never in memory whole: a SID capture's tiles are 140 MB).
+
+    A capture's area is (max y + T) x (max x + T) of its tiles, zero where no tile lies, a later tile (in tile id
+    order: row by row) over an earlier one where they overlap. Decoded tiles are kept in a cache of at most
+    `cache_bytes` (a small set's tiles all stay; a SID-size set's rarely meet twice). Every tile is validated
+    first (`TileDataset.validate`: one line naming a bad one).
+    """
+
+    def __init__(self, metadata, *, split: str, crop: int, stride: int, data_type: str = "clean",
+                 cache_bytes: int = 2**28):  # fmt: skip
+        self.tiles = TileDataset(metadata, split=split, data_type=data_type)
+        self.tiles.validate()
+        size = self.tiles.tile_size
+        by_capture: dict[str, list[dict]] = {}
+        for record in self.tiles.records:
+            by_capture.setdefault(record["capture"], []).append(record)
+        self.captures = [by_capture[name] for name in sorted(by_capture)]
+        self.origins = [(np.array([r["y"] for r in rs]), np.array([r["x"] for r in rs])) for rs in self.captures]
+        sizes = [(int(ys.max()) + size, int(xs.max()) + size) for ys, xs in self.origins]
+        super().__init__(sizes, crop, stride)
+        self._cache: OrderedDict[str, torch.Tensor] = OrderedDict()
+        self._cache_tiles = max(1, cache_bytes // (3 * size * size * 4))
+
+    def _tile(self, record: dict) -> torch.Tensor:
+        key = record["tile_id"]
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        tile = self._cache[key] = self.tiles.load(record)
+        if len(self._cache) > self._cache_tiles:
+            self._cache.popitem(last=False)
+        return tile
+
+    def window(self, i: int, y: int, x: int) -> torch.Tensor:
+        size, crop, (ys, xs) = self.tiles.tile_size, self.crop, self.origins[i]
+        out = torch.zeros(3, crop, crop)
+        overlapping = np.nonzero((ys < y + crop) & (ys + size > y) & (xs < x + crop) & (xs + size > x))[0]
+        for j in overlapping:  # in tile id order, as the capture was cut
+            ty, tx = int(ys[j]), int(xs[j])
+            top, left, bottom, right = max(y, ty), max(x, tx), min(y + crop, ty + size), min(x + crop, tx + size)
+            out[:, top - y : bottom - y, left - x : right - x] = self._tile(self.captures[i][j])[
+                :, top - ty : bottom - ty, left - tx : right - tx]  # fmt: skip
+        return out

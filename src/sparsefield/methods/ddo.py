@@ -190,7 +190,8 @@ def sample_grid(kind, net, process, data, *, model: Model, task, sampler, steps,
         height, width = batch.context.shape[-2:]
         repeated = type(batch)(*(None if v is None else v.repeat_interleave(k, 0) for v in
                                  (batch.images, batch.context, batch.query, batch.prior)))  # fmt: skip
-        noise = SampleNoise([seed_of(seed, start + i, j, task) for i in range(len(batch)) for j in range(k)],
+        noise = SampleNoise([seed_of(seed, int(data.index[start + i]), j, task) for i in range(len(batch))
+                             for j in range(k)],
                             device=device)  # fmt: skip
 
         def D(z, t, repeated=repeated):

@@ -46,6 +46,7 @@ class Sample:
     sweep_nfe: tuple[int, ...] = (10, 20, 50)
     sweep_images: int = 16
     batch_size: int = 32
+    images: int | None = None  # sample only `images` of the evaluated test items (their `subset`; None: all)
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,8 @@ def restore_tiles(kind, params: Params, pairs, model, calibration, device, *, sa
             x, calls = model(amplified, sigma).detach(), 1
             x = x[:, None]
         else:
-            noise = SampleNoise([seed_of(params.seed, i, j) for i in rows for j in range(k)], device=device)
+            noise = SampleNoise([seed_of(params.seed, int(pairs.index[i]), j) for i in rows for j in range(k)],
+                                device=device)  # fmt: skip
             x, calls = _sample(model, likelihood, s, sampler, steps, noise, y.shape[1:])
             x = x.view(len(rows), k, *x.shape[1:])
         seconds += time.perf_counter() - tic
@@ -152,7 +154,8 @@ def fill_images(kind, params: Params, data, model, device, *, sampler=None, step
         observed = batch.context.repeat_interleave(k, 0)
         y = batch.context_image.repeat_interleave(k, 0)
         n = len(batch)
-        noise = SampleNoise([seed_of(params.seed, start + i, j) for i in range(n) for j in range(k)], device=device)
+        noise = SampleNoise([seed_of(params.seed, int(data.index[start + i]), j) for i in range(n) for j in range(k)],
+                            device=device)  # fmt: skip
         tic = time.perf_counter()
         x, nfe = _sample(model, Mask(y, observed, params.sigma_y), s, sampler, steps, noise, y.shape[1:])
         seconds += time.perf_counter() - tic

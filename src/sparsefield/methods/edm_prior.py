@@ -2,10 +2,10 @@
 
 EDM (Karras et al. 2022; `objectives.edm`, `nn.edm_unet`) on what the prior's source holds:
 
-    rawset: NAME    random crops (`crop`, flips) of the clean long exposures of the raw set's train
-                    captures (stitched back from their tiles; with crop >= the tile size, the tiles
-                    themselves, read lazily), in the tiles' units: linear RGB v = 2x − 1, x in [0, 1];
-                    every tile validated first (one line naming a bad one)
+    rawset: NAME    random crops (`crop` at `stride`, flips) of the clean long exposures of the raw set's
+                    train captures, put together from the tiles a crop overlaps as it is drawn (a
+                    capture is never read whole), in the tiles' units: linear RGB v = 2x − 1, x in
+                    [0, 1]; every tile validated first (one line naming a bad one)
     dataset: NAME   the dataset's train images in [−1, 1] (flips)
 
 The data's per-channel mean μ and the std σ_d of x − μ are measured on the training data and stored
@@ -79,30 +79,27 @@ def load(path, device="cpu"):
 
 
 def prior_data(source: dict, inputs, params: PriorParams):
-    """(training windows, validation images (N, C, H, W) in x units) of a prior's source."""
+    """(training windows, validation images (N, C, H, W) in x units) of a prior's source.
+
+    Windows are read as drawn (`data.tiles.CaptureCrops`, `CropDataset` over the uint8 images): a job holds
+    the windows a batch draws, not the training set in x units.
+    """
     import torch
 
-    from sparsefield.data.tiles import CropDataset, TileDataset, stitched_captures
+    from sparsefield.data.tiles import CaptureCrops, CropDataset, TileDataset
 
     if "rawset" in source:
         val = TileDataset(inputs["metadata"], split="val", data_type="clean")
         val.validate()
         val = torch.stack([val[i] for i in range(min(len(val), params.validation.images))])
-        if params.crop >= val.shape[-1]:  # whole tiles (SID at 256): read lazily, never a whole capture in memory
-            tiles = TileDataset(inputs["metadata"], split="train", data_type="clean")
-            tiles.validate()
-            return tiles, val
-        captures = stitched_captures(inputs["metadata"], split="train")  # validated: a bad tile is named
-        return CropDataset(captures, params.crop, params.stride), val
+        crops = CaptureCrops(inputs["metadata"], split="train", crop=params.crop, stride=params.stride)
+        return crops, val  # validated: a bad tile is named
     from sparsefield.data.images import read_images
 
-    def as_x(images):  # uint8 (N, H, W, C) -> (N, C, H, W) in [−1, 1]
-        return torch.as_tensor(images).permute(0, 3, 1, 2).float() / 127.5 - 1.0
-
-    train = as_x(read_images(inputs["data"], "train"))
-    crop = min(params.crop, *train.shape[2:])
-    val = as_x(read_images(inputs["data"], "test")[: params.validation.images])
-    return CropDataset(train, crop, params.stride), val
+    train = read_images(inputs["data"], "train")  # uint8 (N, H, W, C)
+    crop = min(params.crop, *train.shape[1:3])
+    val = torch.as_tensor(read_images(inputs["data"], "test")[: params.validation.images])
+    return CropDataset(train, crop, params.stride), val.permute(0, 3, 1, 2).float() / 127.5 - 1.0
 
 
 def measure(windows, n: int = 4096, values: float = 2e7) -> tuple[list[float], float]:

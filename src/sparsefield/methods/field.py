@@ -123,7 +123,6 @@ def _sample(kind, model, process, data, outputs, *, task, sampler, steps, k, see
 
     Returns: values (N, K, No, C) in [0, 1], the first step's x̂0 (same shape), NFE per sample, s/image.
     """
-    import numpy as np
     import torch
 
     from sparsefield.data.fields import FieldBatch, from_unit, gather_pixels, pixel_coords, to_unit
@@ -134,7 +133,7 @@ def _sample(kind, model, process, data, outputs, *, task, sampler, steps, k, see
 
     run = load(KINDS[kind].sampling).SAMPLERS[sampler]
     n, height, width, channels = data.images.shape
-    index, values, firsts, nfe, seconds = np.arange(n), [], [], 0, 0.0
+    index, values, firsts, nfe, seconds = data.index, [], [], 0, 0.0  # seeds follow the split's positions
     for start in range(0, n, batch_size):
         rows = slice(start, start + batch_size)
         image, ctx = torch.as_tensor(data.images[rows]), torch.as_tensor(data.context[rows]).long()

@@ -62,6 +62,7 @@ class Sample:
     sweep_nfe: tuple[int, ...] = (5, 10, 20, 50)
     sweep_images: int = 32
     batch_size: int = 64
+    images: int | None = None  # sample only the first `images` of the evaluated test items (None: all)
 
 
 def objective(kind: str, params):

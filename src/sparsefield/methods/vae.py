@@ -159,7 +159,7 @@ def learning_curve(params: Params, test, device):
 
         mean = decode_all(ema, test.images, device)
         samples = Samples(mean[:, None], mean, np.zeros_like(mean), np.arange(len(mean)), {})
-        values = score(samples, test).set_index(["metric", "region"])["value"]
+        values = score([samples], test).set_index(["metric", "region"])["value"]
         return {f"test_{metric}_{region}": values[(metric, region)]
                 for metric in ("psnr", "sam") for region in ("leaf", "full")}  # fmt: skip
 

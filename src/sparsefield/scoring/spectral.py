@@ -43,18 +43,19 @@ def _region_means(values: np.ndarray, region: np.ndarray) -> np.ndarray:
         return np.nansum(values * weight, axis=(1, 2)) / weight.sum(axis=(1, 2))
 
 
-def score(samples, data) -> pd.DataFrame:
-    """Rows of metrics.csv (without approach, dataset and scheme) of a multispectral approach's Samples."""
-    pred, truth = samples.mean.astype(np.float64), data.images.astype(np.float64)
-    if not np.array_equal(samples.index, np.arange(len(pred))) or pred.shape != truth[: len(pred)].shape:
-        raise ValueError(f"samples hold {pred.shape} images, the test split {truth.shape}")
-    truth, masks, bands = truth[: len(pred)], data.masks[: len(pred)] > 0, list(data.bands)
+def _per_image(samples, data) -> dict[tuple[str, str], np.ndarray]:
+    """{(metric, region): (n,) values} of one chunk of rows, NaN where the image does not count (empty region)."""
+    index = samples.index
+    if index.max(initial=-1) >= len(data.images):
+        raise ValueError(f"samples index test image {index.max()}, the test split has {len(data.images)}")
+    pred, truth = samples.mean.astype(np.float64), data.images[index].astype(np.float64)
+    masks, bands = data.masks[index] > 0, list(data.bands)
     if pred.shape[-1] != len(bands):
         raise ValueError(f"samples have {pred.shape[-1]} bands, the dataset {len(bands)} ({bands})")
     angle = spectral_angle(pred, truth)
     ssim = _ssim_map(torch.from_numpy(pred).permute(0, 3, 1, 2), torch.from_numpy(truth).permute(0, 3, 1, 2))
     ssim = ssim.permute(0, 2, 3, 1).numpy()
-    rows = []
+    out = {}
     for region, inside in (("leaf", masks), ("full", np.ones_like(masks))):
         mse = _region_means((pred - truth) ** 2, inside)  # (N, C)
         has = inside.reshape(len(inside), -1).any(1)
@@ -64,11 +65,25 @@ def score(samples, data) -> pd.DataFrame:
         ssim_bands = _region_means(ssim, inside)
         values |= {f"ssim_{b}": ssim_bands[:, c] for c, b in enumerate(bands)} | {"ssim": ssim_bands.mean(1)}
         values["sam"] = _region_means(np.nan_to_num(angle), inside & np.isfinite(angle))
-        for metric, per_image in values.items():
-            kept = per_image[has & ~np.isnan(per_image)]
-            rows.append(dict(metric=metric, region=region, estimator="mean",
-                             value=float(kept.mean()) if len(kept) else float("nan")))  # fmt: skip
-    rows += [dict(metric=key, region="-", estimator="-", value=float(samples.attrs[key]))
-             for key in COSTS if key in samples.attrs]  # fmt: skip
-    rows.append(dict(metric="n_images", region="-", estimator="-", value=float(len(pred))))
+        out |= {(metric, region): np.where(has, per_image, np.nan) for metric, per_image in values.items()}
+    return out
+
+
+def score(chunks, data) -> pd.DataFrame:
+    """Rows of metrics.csv (without approach, dataset and scheme) of a multispectral approach's samples, read a
+    chunk at a time (`samples.iter_samples`; each chunk's `index` into the test split `data`)."""
+    parts: dict[tuple[str, str], list[np.ndarray]] = {}
+    n, attrs = 0, {}
+    for samples in chunks:
+        for key, values in _per_image(samples, data).items():
+            parts.setdefault(key, []).append(values)
+        n, attrs = n + len(samples.index), samples.attrs
+    rows = []
+    for (metric, region), values in parts.items():
+        kept = np.concatenate(values)
+        kept = kept[~np.isnan(kept)]
+        rows.append(dict(metric=metric, region=region, estimator="mean",
+                         value=float(kept.mean()) if len(kept) else float("nan")))  # fmt: skip
+    rows += [dict(metric=key, region="-", estimator="-", value=float(attrs[key])) for key in COSTS if key in attrs]
+    rows.append(dict(metric="n_images", region="-", estimator="-", value=float(n)))
     return pd.DataFrame(rows)

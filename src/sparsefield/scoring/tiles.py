@@ -30,41 +30,69 @@ def scheme_of(ratio: float) -> str:
     return f"x{ratio:g}"
 
 
+def per_tile(pred: np.ndarray, truth: np.ndarray, ratios: np.ndarray) -> pd.DataFrame:
+    """Metrics of every tile, in both spaces: predictions (N, T, T, 3) against long exposures, linear RGB in [0, 1].
+
+    Returns:
+        DataFrame with columns ratio, space, metric, value (tile by tile).
+    """
+    full = {"full": np.ones(pred.shape[:3], dtype=bool)}
+    parts = []
+    for space, transform in TRANSFORMS.items():
+        table = image_metrics(transform(pred), transform(truth), full)
+        parts.append(table.assign(ratio=ratios[table["image"].to_numpy()], space=space))
+    return pd.concat(parts, ignore_index=True)[["ratio", "space", "metric", "value"]]
+
+
+def averaged(tiles: pd.DataFrame) -> pd.DataFrame:
+    """Per ratio and space, the mean over tiles of `per_tile`'s rows: columns scheme ("x100"), metric, region (the
+    space), estimator, value."""
+    parts = []
+    for ratio in np.unique(tiles["ratio"]):
+        for space in TRANSFORMS:
+            rows = tiles[(tiles["ratio"] == ratio) & (tiles["space"] == space)]
+            mean = rows.groupby("metric", sort=False)["value"].mean()
+            parts.append(pd.DataFrame({"scheme": scheme_of(ratio), "metric": mean.index, "region": space,
+                                       "estimator": "mean", "value": mean.values}))  # fmt: skip
+    return pd.concat(parts, ignore_index=True)
+
+
 def score_restorations(pred: np.ndarray, truth: np.ndarray, ratios: np.ndarray) -> pd.DataFrame:
     """Metrics per ratio and space of predictions (N, T, T, 3) against long exposures, linear RGB in [0, 1].
 
     Returns:
         DataFrame with columns scheme ("x100"), metric, region (the space), estimator, value.
     """
-    parts = []
-    for ratio in np.unique(ratios):
-        rows = ratios == ratio
-        full = {"full": np.ones(pred[rows].shape[:3], dtype=bool)}
-        for space, transform in TRANSFORMS.items():
-            table = image_metrics(transform(pred[rows]), transform(truth[rows]), full)
-            mean = table.groupby("metric", sort=False)["value"].mean()
-            parts.append(pd.DataFrame({"scheme": scheme_of(ratio), "metric": mean.index, "region": space,
-                                       "estimator": "mean", "value": mean.values}))  # fmt: skip
-    return pd.concat(parts, ignore_index=True)
+    return averaged(per_tile(pred, truth, ratios))
 
 
-def score(samples, pairs) -> pd.DataFrame:
-    """Rows of metrics.csv (without approach and dataset) of a low-light approach's Samples.
+def score(chunks, pairs) -> pd.DataFrame:
+    """Rows of metrics.csv (without approach and dataset) of a low-light approach's samples, read a chunk at a time.
 
     Args:
-        samples: `sparsefield.samples.Samples`, linear RGB (N, 1, T, T, 3) in `pairs` order.
-        pairs: the raw set's `data.tiles.paired_test_tiles`.
+        chunks: the approach's `sparsefield.samples.Samples` in chunks of rows (`samples.iter_samples`): linear RGB
+            (B, 1, T, T, 3), each chunk's `index` the positions of its tiles in `pairs`.
+        pairs: the raw set's `data.tiles.paired_test_tiles`, whole (the tiles a chunk names are read, one by one).
     """
-    if len(samples.index) != len(pairs) or not np.array_equal(samples.index, np.arange(len(pairs))):
-        raise ValueError(f"samples hold {len(samples.index)} tiles, the raw set has {len(pairs)} test pairs")
-    truth = np.stack([linear_rgb(pairs[i][1]) for i in range(len(pairs))])
-    ratios = np.array([record["ratio"] for record in pairs.records])
-    table = score_restorations(samples.mean.astype(np.float64), truth, ratios)
-    shared = [(key, float(samples.attrs[key])) for key in ("seconds_per_image", "nfe", "params", "train_seconds")
-              if key in samples.attrs]  # fmt: skip
+    tables, counts, attrs = [], {}, {}
+    for samples in chunks:
+        attrs = samples.attrs
+        if samples.index.max(initial=-1) >= len(pairs):
+            raise ValueError(f"samples index test pair {samples.index.max()}, the raw set has {len(pairs)} test pairs")
+        part = pairs.take(samples.index)
+        truth = np.stack([linear_rgb(part[i][1]) for i in range(len(part))])
+        ratios = np.array([record["ratio"] for record in part.records])
+        tables.append(per_tile(samples.mean.astype(np.float64), truth, ratios))
+        for ratio in ratios:
+            counts[ratio] = counts.get(ratio, 0) + 1
+    if not tables:
+        raise ValueError("samples hold no test pair")
+    table = averaged(pd.concat(tables, ignore_index=True))
+    shared = [(key, float(attrs[key])) for key in ("seconds_per_image", "nfe", "params", "train_seconds")
+              if key in attrs]  # fmt: skip
     costs = [
         {"scheme": scheme_of(ratio), "metric": metric, "region": "-", "estimator": "-", "value": value}
-        for ratio in np.unique(ratios)
-        for metric, value in (*shared, ("n_images", int((ratios == ratio).sum())))
+        for ratio in sorted(counts)
+        for metric, value in (*shared, ("n_images", counts[ratio]))
     ]
     return pd.concat([table, pd.DataFrame(costs)], ignore_index=True)

@@ -17,6 +17,7 @@ import pandas as pd
 
 from sparsefield.data.images import read_images
 from sparsefield.data.masks import observed_pixels, read_masks
+from sparsefield.data.sets import CHUNK
 from sparsefield.data.spectral import coverage, read_spectral
 from sparsefield.data.tiles import linear_rgb, paired_test_tiles
 from sparsefield.io import atomic_path
@@ -29,7 +30,7 @@ from sparsefield.report.scores import headline_estimate, missing_psnr, unit_imag
 from sparsefield.report.sparsity import sparsity_figure, sparsity_markdown, sparsity_values
 from sparsefield.report.spectral import band_figure, composite_figure, coverage_figure, spectral_markdown
 from sparsefield.report.tables import best_classical, classical_by_approach, markdown_tables
-from sparsefield.samples import read_samples
+from sparsefield.samples import iter_samples, read_attrs, read_rows
 from sparsefield.scoring import COLUMNS
 
 
@@ -51,20 +52,22 @@ def _read_csvs(paths, columns=None) -> pd.DataFrame | None:
 
 
 def _scan(samples, data, masks, images) -> dict[tuple[str, str], _Group]:
-    """Read every approach's samples.h5 once (its test split read once per file pair) into its group."""
+    """Read every approach's samples.h5 a chunk at a time (its test split read once per file pair) into its group."""
     splits: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
     groups: dict[tuple[str, str], _Group] = {}
     for samples_path, data_path, masks_path in zip(samples, data, masks, strict=True):
-        result = read_samples(samples_path)
+        attrs = read_attrs(samples_path)
         key = (str(data_path), str(masks_path))
         if key not in splits:
             splits[key] = (read_images(data_path, "test"), read_masks(masks_path, "test")[0])
-        group = groups.setdefault((result.attrs["dataset"], result.attrs["scheme"]), _Group(*splits[key]))
-        name = result.attrs["approach"]
-        _, estimate = headline_estimate(result)
-        group.per_image[name] = missing_psnr(estimate, group.images, group.context, result.index)
-        rows = {int(i): row for row, i in enumerate(result.index)}
-        group.shown[name] = {int(i): result.mean[rows[i]] for i in images if i in rows}
+        group = groups.setdefault((attrs["dataset"], attrs["scheme"]), _Group(*splits[key]))
+        per_image, shown = [], {}
+        for chunk in iter_samples(samples_path, rows=CHUNK):
+            _, estimate = headline_estimate(chunk)
+            per_image.append(missing_psnr(estimate, group.images, group.context, chunk.index))
+            shown |= {int(i): chunk.mean[row] for row, i in enumerate(chunk.index) if int(i) in images}
+        group.per_image[attrs["approach"]] = pd.concat(per_image) if per_image else pd.Series(dtype=float)
+        group.shown[attrs["approach"]] = {i: shown[i] for i in images if i in shown}
     return groups
 
 
@@ -112,21 +115,22 @@ def _sweeps(sweeps, out_sweep, fig_dir: Path) -> None:
 
 
 def _by_dataset(samples_paths, inputs) -> dict[str, tuple[str, dict]]:
-    """dataset (or raw set) -> (its input file, {approach: (index, mean)}) of aligned samples.h5 and input lists."""
+    """dataset (or raw set) -> (its input file, {approach: (its samples.h5, index)}) of aligned samples.h5 and input
+    lists (the index only: the rows shown are read later, `_at`)."""
     grouped: dict[str, tuple[str, dict]] = {}
     for samples_path, input_path in zip(samples_paths, inputs, strict=True):
-        result = read_samples(samples_path)
-        grouped.setdefault(result.attrs["dataset"], (input_path, {}))[1][result.attrs["approach"]] = (
-            result.index, result.mean)  # fmt: skip
+        attrs = read_attrs(samples_path)
+        grouped.setdefault(attrs["dataset"], (input_path, {}))[1][attrs["approach"]] = (
+            samples_path, read_rows(samples_path, "index", np.arange(attrs["n"])))  # fmt: skip
     return grouped
 
 
 def _at(restored: dict, shown: list[int]) -> dict[str, np.ndarray]:
-    """{approach: its means of the test images `shown`}, in the order of `shown` (approaches in `restored`'s order)."""
+    """{approach: its means of the test items `shown`}, in the order of `shown` (approaches in `restored`'s order)."""
     out = {}
-    for name, (index, mean) in restored.items():
+    for name, (path, index) in restored.items():
         rows = {int(i): row for row, i in enumerate(index)}
-        out[name] = mean[[rows[i] for i in shown]]
+        out[name] = read_rows(path, "mean", [rows[i] for i in shown])
     return out
 
 
@@ -135,7 +139,7 @@ def _lowlight_figures(lowlight_samples, lowlight_tiles, fig_dir: Path) -> None:
     for rawset, (tiles_path, restored) in sorted(_by_dataset(lowlight_samples, lowlight_tiles).items()):
         pairs = paired_test_tiles(tiles_path)
         ratios = np.array([record["ratio"] for record in pairs.records])
-        shown = shown_images([index for index, _ in restored.values()], lowlight_shown(ratios))
+        shown = shown_images([index for _, index in restored.values()], lowlight_shown(ratios))
         if not shown:
             continue
         clean = np.stack([linear_rgb(pairs[i][1]) for i in shown])
@@ -157,17 +161,18 @@ def _spectral_figures(spectral_samples, spectral_data, images, fig_dir: Path) ->
     map of its first shown image), `composites_{dataset}.png` (the shown images) and `coverage_{dataset}.png`
     (the training masks' leaf coverage)."""
     for dataset, (data_path, restored) in sorted(_by_dataset(spectral_samples, spectral_data).items()):
-        test, train = read_spectral(data_path, "test"), read_spectral(data_path, "train")
+        train = read_spectral(data_path, "train", images=False)  # the masks only
         save_figure(coverage_figure({dataset: coverage(train.masks)}), fig_dir / f"coverage_{dataset}.png")
-        shown = shown_images([index for index, _ in restored.values()], images)
+        shown = shown_images([index for _, index in restored.values()], images)
         if not shown:
             continue
+        test = read_spectral(data_path, "test", shown)  # the shown images only, in that order
         predictions = _at(dict(sorted(restored.items())), shown)
         first = {name: prediction[0] for name, prediction in predictions.items()}
         title = f"{dataset} · test image {shown[0]}"
-        fig = band_figure(test.bands, test.images[shown[0]], test.masks[shown[0]], first, title)
+        fig = band_figure(test.bands, test.images[0], test.masks[0], first, title)
         save_figure(fig, fig_dir / f"spectral_{dataset}.png")
-        fig = composite_figure(test.bands, test.images[shown], test.masks[shown], predictions, dataset)
+        fig = composite_figure(test.bands, test.images, test.masks, predictions, dataset)
         save_figure(fig, fig_dir / f"composites_{dataset}.png")
 
 

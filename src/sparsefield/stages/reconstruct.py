@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import torch
 
 from sparsefield.device import resolve_device
 from sparsefield.params import bind
-from sparsefield.registry import KINDS, load
-from sparsefield.samples import write_samples
+from sparsefield.registry import KINDS, READERS, load
+from sparsefield.samples import SamplesWriter
 from sparsefield.stages.data import read_split
 
 
 def reconstruct(inputs, out_path, *, approach: str, kind: str, settings: dict, dataset: str, scheme: str,
                 n_images: int | None = None, device: str = "auto", threads: int = 1) -> None:  # fmt: skip
-    """Reconstruct the test split of what `approach` reads (its first `n_images` images) -> samples.h5.
+    """Reconstruct the evaluated test items of what `approach` reads -> samples.h5, a chunk at a time.
+
+    The items: `n_images` of the test split (`subset`: the first n images, or n pairs spread over a raw
+    set; None: all), then at most the approach's own `sample.images` of them (an expensive sampler on
+    a share of the split). They go to the method in chunks of the reader's `CHUNK` items, each
+    written before the next is made, so the job's memory follows a chunk, never the split (samples
+    are seeded by an item's position in the split, so the chunks change no value).
 
     A learned approach's inputs add `model` (model.pt) and `train_log` (its training seconds are
     recorded), a posterior approach's its prior's; the method gets every input (`inputs`). Sampling
@@ -26,13 +31,20 @@ def reconstruct(inputs, out_path, *, approach: str, kind: str, settings: dict, d
     params = bind(method.Params, settings, f"approaches.{approach}.params")
     on_device = row.learned or row.posterior  # a classical approach never touches the device
     device = resolve_device(device, job=f"reconstruct {approach}") if on_device else torch.device("cpu")
-    data = read_split(row.reads, inputs, "test")
-    if row.reads == "images":
-        data = data.first(n_images)
+    data = read_split(row.reads, inputs, "test").subset(n_images)
+    data = data.subset(getattr(getattr(params, "sample", None), "images", None))
     model = method.load(inputs["model"], device) if on_device else None
-    with torch.no_grad():
-        result = method.reconstruct(kind, params, data, model=model, device=device, threads=threads, inputs=inputs)
-    attrs = dict(approach=approach, kind=kind, dataset=dataset, scheme=scheme, **result.attrs)
-    if on_device:  # a posterior approach's: its prior's, shared
-        attrs["train_seconds"] = float(pd.read_csv(inputs["train_log"])["seconds"].max())
-    write_samples(out_path, result.samples, np.arange(len(result.samples)), extras=result.extras, **attrs)
+    chunk, attrs, seconds = load(READERS[row.reads]).CHUNK, {}, 0.0
+    with SamplesWriter(out_path, len(data)) as out:
+        for start in range(0, len(data), chunk):
+            part = data.take(slice(start, start + chunk))
+            with torch.no_grad():
+                result = method.reconstruct(kind, params, part, model=model, device=device, threads=threads,
+                                            inputs=inputs)  # fmt: skip
+            out.write(part.index, result.samples, result.extras)
+            attrs, seconds = result.attrs, seconds + result.attrs["seconds_per_image"] * len(part)
+        attrs = {"approach": approach, "kind": kind, "dataset": dataset, "scheme": scheme, "nfe": 0, **attrs}
+        attrs["seconds_per_image"] = seconds / max(len(data), 1)
+        if on_device:  # a posterior approach's: its prior's, shared
+            attrs["train_seconds"] = float(pd.read_csv(inputs["train_log"])["seconds"].max())
+        out.finish(**attrs)
