@@ -12,6 +12,8 @@ rule evaluate:
         code=evaluate_code,
     log:
         "results/logs/evaluate/{approach}.log",
+    benchmark:
+        "results/benchmarks/evaluate/{approach}.tsv"
     conda:
         "../../envs/sparsefield.yaml"
     script:
@@ -54,6 +56,8 @@ rule compare:
         code=code("sparsefield.stages.compare"),
     log:
         "results/logs/compare.log",
+    benchmark:
+        "results/benchmarks/compare.tsv"
     conda:
         "../../envs/sparsefield.yaml"
     script:

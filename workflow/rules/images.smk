@@ -6,6 +6,8 @@ rule images:
         code=dataset_code,
     log:
         "results/logs/images/{dataset}.log",
+    benchmark:
+        "results/benchmarks/images/{dataset}.tsv"
     conda:
         "../../envs/sparsefield.yaml"
     script:

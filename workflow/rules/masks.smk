@@ -8,6 +8,8 @@ rule masks:
         code=code("sparsefield.data.masks"),
     log:
         "results/logs/masks/{dataset}/{scheme}.log",
+    benchmark:
+        "results/benchmarks/masks/{dataset}/{scheme}.tsv"
     conda:
         "../../envs/sparsefield.yaml"
     script:

@@ -10,6 +10,8 @@ rule rawset:
         code=code("sparsefield.data.synth_raw"),
     log:
         "results/logs/rawset/{rawset}.log",
+    benchmark:
+        "results/benchmarks/rawset/{rawset}.tsv"
     conda:
         "../../envs/sparsefield.yaml"
     script:
@@ -31,6 +33,8 @@ rule demosaic:
         code=code("sparsefield.data.raw"),
     log:
         "results/logs/demosaic/{rawset}/{capture}.log",
+    benchmark:
+        "results/benchmarks/demosaic/{rawset}/{capture}.tsv"
     conda:
         "../../envs/sparsefield.yaml"
     script:
@@ -48,6 +52,8 @@ rule tiles:
         code=code("sparsefield.data.raw"),
     log:
         "results/logs/tiles/{rawset}.log",
+    benchmark:
+        "results/benchmarks/tiles/{rawset}.tsv"
     conda:
         "../../envs/sparsefield.yaml"
     script:

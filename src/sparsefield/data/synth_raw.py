@@ -38,7 +38,9 @@ gives the short `{scene}_{i:02d}_{10/r}s.dng`. The files follow SID's Sony layou
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +48,7 @@ import numpy as np
 from sparsefield.data.dng import write_dng
 from sparsefield.data.images import DEFAULT_MIN_STD, builtin_photos
 from sparsefield.data.patches import LUMA, _window_sum, band_mask
-from sparsefield.data.sid import Pair, exposure_ratio, list_file, parse_name
+from sparsefield.data.sid import SPLITS, Pair, exposure_ratio, list_file, parse_name
 from sparsefield.io import atomic_path
 
 CAMERA, EXTENSION = "Sony", ".dng"  # the Bayer part of SID's layout
@@ -54,6 +56,7 @@ BLACK, WHITE = 512, 16383
 LONG_S = 10.0
 FNUMBER = 8.0
 SCENE_OFFSET = {"train": 0, "test": 10000, "val": 20000}  # SID numbers its scenes the same way
+STRIP_ROWS = 256  # rows unprocessed at a time (even: whole Bayer rows): a Sony-size scene never holds (H, W, 3) float64
 XYZ2CAMS = np.array([  # Brooks et al. 2019, random_ccm()
     [[1.0234, -0.2969, -0.2266], [-0.5625, 1.6328, -0.0469], [-0.0703, 0.2188, 0.6406]],
     [[0.4913, -0.0541, -0.0202], [-0.6130, 1.3513, 0.2906], [-0.1564, 0.2151, 0.7183]],
@@ -133,8 +136,11 @@ def exposure_name(seconds: float) -> str:
     return f"{seconds:.3f}".rstrip("0").rstrip(".")
 
 
-def builtin_pairs(*, n_train: int, n_val: int, n_test: int, ratios: list[float]) -> dict[str, list[Pair]]:
+def builtin_pairs(*, n_train: int, n_val: int, n_test: int, ratios: list[float],
+                  extension: str = EXTENSION) -> dict[str, list[Pair]]:  # fmt: skip
     """The pairs (file names only) of a builtin raw set, per split, as its lists will name them.
+
+    `extension` ends every file name (".dng"; the paper rehearsal writes the same DNG files as ".ARW").
 
     Raises:
         ValueError: a ratio that SID's naming cannot spell (10 s / the named short time, capped at 300).
@@ -151,9 +157,9 @@ def builtin_pairs(*, n_train: int, n_val: int, n_test: int, ratios: list[float])
         pairs[split] = []
         for k in range(n):
             scene = f"{SCENE_OFFSET[split] + k + 1:05d}"
-            long = f"{CAMERA}/long/{scene}_00_{exposure_name(LONG_S)}s{EXTENSION}"
+            long = f"{CAMERA}/long/{scene}_00_{exposure_name(LONG_S)}s{extension}"
             for i, ratio in enumerate(ratios):
-                short = f"{CAMERA}/short/{scene}_{i:02d}_{exposure_name(LONG_S / ratio)}s{EXTENSION}"
+                short = f"{CAMERA}/short/{scene}_{i:02d}_{exposure_name(LONG_S / ratio)}s{extension}"
                 pairs[split].append(Pair(short=short, long=long))
     return pairs
 
@@ -219,39 +225,75 @@ def build_builtin(
     """
     if size % 2:
         raise ValueError(f"builtin raw set: size must be even (a Bayer mosaic), got {size}")
-    root = Path(root)
     pairs = builtin_pairs(n_train=n_train, n_val=n_val, n_test=n_test, ratios=list(ratios))
     photos = builtin_photos()
     counts = {"train": n_train, "val": n_val, "test": n_test}
     scenes = place_scenes(photos, counts, size, test_fraction, min_std, np.random.default_rng([seed, 0]))
-    xyz2cam = random_xyz2cam(np.random.default_rng([seed, 1]))
+
+    def crop(split: str, k: int) -> np.ndarray:
+        p, y, x = scenes[split][k]
+        return photos[p][y : y + size, x : x + size]
+
+    write_rawset(root, pairs, crop, reference_ratio=reference_ratio, seed=seed)
+
+
+def write_scene(folder: Path, scene: np.ndarray, pairs: list[Pair], *, xyz2cam: np.ndarray, reference_ratio: float,
+                seed: int, key: tuple[int, int]) -> list[Pair]:  # fmt: skip
+    """Write one scene's captures into the camera folder `folder`: its long exposure and the short of every pair.
+
+    Args:
+        folder: the camera's folder (`{root}/Sony` or its temporary twin); the pairs' paths start with `Sony/`.
+        scene: uint8 (H, W, 3) sRGB, H and W even; unprocessed `STRIP_ROWS` rows at a time.
+        pairs: the scene's pairs (one per ratio, one long exposure), as `builtin_pairs` names them.
+        xyz2cam: (3, 3) the raw set's camera (`random_xyz2cam`).
+        reference_ratio: the ratio whose amplified short carries Brooks et al.'s noise levels.
+        seed, key: (split index, scene index); the scene draws from [seed, 2, *key] (gains, noise levels) and
+            capture c from [seed, 3, *key, c].
+
+    Returns:
+        The pairs with the scene's ISO and F-number, as the lists write them.
+    """
+    rng = np.random.default_rng([seed, 2, *key])
+    gains = random_gains(rng)
+    lambda_shot, lambda_read = random_noise_levels(rng)
+    shot, read = lambda_shot / reference_ratio, lambda_read / reference_ratio**2
+    iso = int(round(lambda_shot * 1e6))
     rgb2cam = rgb2cam_of(xyz2cam)
-    written = {}
+    signal = np.empty(scene.shape[:2])  # (H, W) mean normalised signal of the long exposure
+    for top in range(0, len(scene), STRIP_ROWS):
+        strip = scene[top : top + STRIP_ROWS].astype(np.float64) / 255.0
+        signal[top : top + STRIP_ROWS] = mosaic_rggb(unprocess(strip, rgb2cam, gains))
+    files = [pairs[0].long] + [pair.short for pair in pairs]
+    for c, name in enumerate(files):
+        _, exposure_s = parse_name(name)
+        raw = expose(signal, ratio=exposure_ratio(LONG_S, exposure_s), shot=shot, read=read,
+                     rng=np.random.default_rng([seed, 3, *key, c]))  # fmt: skip
+        write_dng(folder / Path(name).relative_to(CAMERA), raw, black=BLACK, white=WHITE,
+                  xyz2cam=xyz2cam, as_shot_neutral=(1.0 / gains.red, 1.0, 1.0 / gains.blue),
+                  exposure_s=exposure_s, iso=iso, fnumber=FNUMBER, noise_profile=(shot, read))  # fmt: skip
+    return [dataclasses.replace(pair, iso=iso, fnumber=FNUMBER) for pair in pairs]
+
+
+def write_rawset(root: str | os.PathLike, pairs: dict[str, list[Pair]], scene: Callable[[str, int], np.ndarray], *,
+                 reference_ratio: float, seed: int) -> None:  # fmt: skip
+    """Write a raw set under `root`: `Sony/{long,short}/*` (one folder, atomically) and `Sony_{split}_list.txt`.
+
+    Args:
+        pairs: per split, the pairs `builtin_pairs` names; consecutive pairs with one long exposure are a scene.
+        scene: (split, k) -> uint8 (H, W, 3) sRGB scene of the split's k-th scene, asked for one at a time.
+        reference_ratio, seed: as in `write_scene`; the camera draws from [seed, 1].
+    """
+    root = Path(root)
+    xyz2cam = random_xyz2cam(np.random.default_rng([seed, 1]))
+    written: dict[str, list[Pair]] = {split: [] for split in SPLITS}
     with atomic_path(root / CAMERA, directory=True) as folder:
         (folder / "long").mkdir()
         (folder / "short").mkdir()
-        for s, split in enumerate(("train", "val", "test")):
-            for k, (p, y, x) in enumerate(scenes[split]):
-                rng = np.random.default_rng([seed, 2, s, k])
-                gains = random_gains(rng)
-                lambda_shot, lambda_read = random_noise_levels(rng)
-                shot, read = lambda_shot / reference_ratio, lambda_read / reference_ratio**2
-                iso = int(round(lambda_shot * 1e6))
-                crop = photos[p][y : y + size, x : x + size].astype(np.float64) / 255.0
-                signal = mosaic_rggb(unprocess(crop, rgb2cam, gains))
-                scene_pairs = pairs[split][k * len(ratios) : (k + 1) * len(ratios)]
-                files = [scene_pairs[0].long] + [pair.short for pair in scene_pairs]
-                for c, name in enumerate(files):
-                    _, exposure_s = parse_name(name)
-                    raw = expose(signal, ratio=exposure_ratio(LONG_S, exposure_s), shot=shot, read=read,
-                                 rng=np.random.default_rng([seed, 3, s, k, c]))  # fmt: skip
-                    write_dng(folder / Path(name).relative_to(CAMERA), raw, black=BLACK, white=WHITE,
-                              xyz2cam=xyz2cam, as_shot_neutral=(1.0 / gains.red, 1.0, 1.0 / gains.blue),
-                              exposure_s=exposure_s, iso=iso, fnumber=FNUMBER, noise_profile=(shot, read))  # fmt: skip
-                written[split] = written.get(split, []) + [
-                    dataclasses.replace(pair, iso=iso, fnumber=FNUMBER) for pair in scene_pairs
-                ]
-    for split in ("train", "val", "test"):
-        lines = [f"./{pair.short} ./{pair.long} ISO{pair.iso} F{pair.fnumber:g}\n" for pair in written.get(split, [])]
+        for s, split in enumerate(SPLITS):
+            for k, (_, group) in enumerate(itertools.groupby(pairs[split], key=lambda pair: pair.long)):  # a scene
+                written[split] += write_scene(folder, scene(split, k), list(group), xyz2cam=xyz2cam,
+                                              reference_ratio=reference_ratio, seed=seed, key=(s, k))  # fmt: skip
+    for split in SPLITS:
+        lines = [f"./{pair.short} ./{pair.long} ISO{pair.iso} F{pair.fnumber:g}\n" for pair in written[split]]
         with atomic_path(list_file(root, CAMERA, split)) as tmp:
             tmp.write_text("".join(lines))

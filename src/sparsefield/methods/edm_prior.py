@@ -41,6 +41,8 @@ class Validation:
     every: int = 200
     sigmas: tuple[float, ...] = (0.02, 0.05, 0.1, 0.2)
     images: int = 32
+    draws: int = 16  # unconditional samples of the trained prior for the figure (at most `images`)
+    draw_steps: int = 18  # their Heun steps (NFE 2·steps − 1)
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,8 @@ def train_prior(inputs, out_dir, *, prior: str, source: dict, settings: dict, de
     loop = method.prior_training(params, source, windows, val, device)
     summary = run(loop, out_dir, key=[canonical(source), canonical(settings), code], device=device)
     model = method.load(Path(out_dir) / "model.pt", device)
-    drawn = method.unconditional(model, val, linear="rawset" in source, seed=params.seed, device=device)
+    drawn = method.unconditional(model, val, linear="rawset" in source, n=params.validation.draws,
+                                 steps=params.validation.draw_steps, seed=params.seed, device=device)  # fmt: skip
     with atomic_path(Path(out_dir) / "samples.npz") as tmp, open(tmp, "wb") as f:
         np.savez(f, **drawn)
     return summary
