@@ -34,10 +34,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from sparsefield.config import validate_config  # noqa: E402
+from sparsefield.registry import KINDS  # noqa: E402
 from sparsefield.rehearsal import data  # noqa: E402
 from sparsefield.rehearsal.plan import STUDIES, rehearsal_overlay  # noqa: E402
 from sparsefield.rehearsal.price import REAL, hours, jobs, markdown, scaled  # noqa: E402
-from sparsefield.registry import KINDS  # noqa: E402
 
 PRIOR_BATCH = {"cifar10": (128, 64), "raw_sid": (2, 1)}  # (batch, per pass) on 2 cores: 2 passes an update
 DEVICE_RESULTS = ROOT / "benchmarks/device_results.json"
@@ -102,7 +102,6 @@ def factors(study: str, table: pd.DataFrame, results: Path, config: dict) -> pd.
     if study == "sid" and meta.exists():
         tiles = json.loads(meta.read_text())["tiles"]
         captures = len({t["capture"] for t in tiles})
-        test_pairs = sum(t["split"] == "test" and t["data_type"] == "noisy" for t in tiles)
         paper_pairs = REAL["sid"]["test_pairs"] * REAL["sid"]["tiles_per_capture"]
         train_scenes = len({t["scene"] for t in tiles if t["split"] == "train"})
     rows = []
@@ -176,8 +175,9 @@ def report(study: str, workdir: Path, wall: float) -> str:
     data_h = table[~learned].paper_s.sum()
     learned_h = table[learned].paper_s.sum()
     gpu = "not measured on a GPU" if not rates else f"from {sorted({name for _, name in rates.values()})}"
-    lines += [f"- data jobs: {hours(data_h)} of CPU on this machine", f"- learned jobs: {hours(learned_h)} on this "
-              f"CPU (for scale); GPU-hours: {gpu}", f"- written: {table.paper_mb.sum() / 1024:.3g} GB in all"]  # fmt: skip
+    lines += [f"- data jobs: {hours(data_h)} of CPU on this machine",
+              f"- learned jobs: {hours(learned_h)} on this CPU (for scale); GPU-hours: {gpu}",
+              f"- written: {table.paper_mb.sum() / 1024:.3g} GB in all"]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 

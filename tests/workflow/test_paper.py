@@ -77,4 +77,5 @@ def test_each_study_runs_on_its_own_data(paper, tmp_path, request):
         (work / "data" / folder).symlink_to(paper / "data" / folder)
         snakemake(work, overlay(work, [study]), "--cores", "2", "--resources", "gpu=1")
         markdown = (work / "results/comparison.md").read_text()
-        assert ("# Low light" in markdown) == (study == "sid") and ("# Multispectral" in markdown) == (study == "leaves")
+        assert ("# Low light" in markdown) == (study == "sid")
+        assert ("# Multispectral" in markdown) == (study == "leaves")
