@@ -1,8 +1,8 @@
 """Each learned family at a config's sizes for about --seconds of training on builtin data: samples/s,
 peak memory, whether bf16 autocast ran, and that the DataLoader path (workers, pinned memory) works.
 
-    python benchmarks/device.py [--config config/paper.yaml] [--seconds 60] [--families field ddo vae prior]
-                                [--device auto] [--images 2048]
+    python benchmarks/device.py [--config config/paper/cifar10.yaml config/paper/leaves.yaml] [--seconds 60]
+                                [--families field ddo vae prior] [--device auto] [--images 2048]
 
 The script for a lent GPU machine (paper sizes, the default); on the CPU it runs too (any config) and
 reports what the CPU did: autocast is on only on CUDA, as in the training loop. Per family it takes the
@@ -21,6 +21,7 @@ produced inside the loop (bfloat16 when autocast ran), the last loss (finite), a
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import resource
 import sys
@@ -30,6 +31,7 @@ from pathlib import Path
 
 import torch
 import yaml
+from snakemake.utils import update_config
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -91,8 +93,8 @@ def peak_memory_gib(device) -> float:
 
 def timed(name: str, loop: dict, seconds: float, device, probe_steps: int = 5) -> dict:
     """Probe, then a run of about `seconds`; the figures of the timed run."""
-    loop = dict(loop, eval_fn=None, eval_every=0, progress=False)
-    probe = max(2, min(probe_steps, loop["steps"]))
+    loop = dict(loop, eval_fn=None, eval_every=0, progress=False, epochs=None, kimg=None)
+    probe = probe_steps
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
         first = train(**dict(loop, steps=probe, checkpoint_every=0), out_dir=out, device=str(device))
@@ -119,7 +121,10 @@ def timed(name: str, loop: dict, seconds: float, device, probe_steps: int = 5) -
 
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", default="config/paper.yaml")
+    parser.add_argument("--config", nargs="+", default=[f"config/paper/{s}.yaml" for s in ("cifar10", "leaves")],
+                        help="study configs, merged as Snakemake merges several --configfile")
+    parser.add_argument("--record", default=None, help="on CUDA, write the rows here with the GPU's name "
+                        "(default benchmarks/device_results.json)")  # fmt: skip
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--families", nargs="+", default=[*FAMILIES, "prior"], choices=[*FAMILIES, "prior"])
     parser.add_argument("--device", default="auto")
@@ -127,9 +132,12 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--workers", type=int, default=None, help="DataLoader workers (default: the config's)")
     args = parser.parse_args(argv)
     device = resolve_device(args.device)
-    config = validate_config(yaml.safe_load(open(args.config)), SCHEMA)
-    print(f"{args.config} on {device}" + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else "")
-          + f", torch {torch.__version__}, ~{args.seconds:g} s per family")  # fmt: skip
+    config = {}
+    for path in args.config:
+        update_config(config, yaml.safe_load(open(path)))
+    config = validate_config(config, SCHEMA)
+    gpu = f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""
+    print(f"{' + '.join(args.config)} on {device}{gpu}, torch {torch.__version__}, ~{args.seconds:g} s per family")
     rows = []
     for family in args.families:
         torch.manual_seed(0)
@@ -137,7 +145,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
             name, loop = prior_loop(config, args.images, device)
         else:
             name = first_approach(config, family)
-            method, kind, params, data = setup(args.config, name, n_images=args.images)
+            method, kind, params, data = setup(config, name, n_images=args.images)
             loop = method.training(kind, params, data, data, device)
         if args.workers is not None:
             loop["num_workers"] = args.workers
@@ -150,6 +158,11 @@ def main(argv: list[str] | None = None) -> list[dict]:
             raise SystemExit(f"{row['name']}: the loss is {row['loss']} after {row['steps']} steps")
         if device.type == "cuda" and row["dtype"] != "bfloat16":
             raise SystemExit(f"{row['name']}: the first layer ran in {row['dtype']}, not bf16: autocast did not apply")
+    if device.type == "cuda":  # the GPU rates the paper rehearsal prices the learned jobs with
+        record = Path(args.record or Path(__file__).parent / "device_results.json")
+        families = [dict(row, family=name) for name, row in zip(args.families, rows, strict=True)]
+        record.write_text(json.dumps({"gpu": torch.cuda.get_device_name(device), "torch": torch.__version__,
+                                      "configs": args.config, "families": families}, indent=1) + "\n")  # fmt: skip
     return rows
 
 

@@ -62,10 +62,11 @@ def write_data(study: str, workdir: Path, test_scenes: int) -> dict:
     return {"leaves": {"max_value": data.LEAF_MAX_VALUE}}
 
 
-def run(study: str, workdir: Path, paths: dict, targets: list[str]) -> float:
+def run(study: str, workdir: Path, paths: dict, targets: list[str], device: str = "cpu") -> float:
     """The study's paper DAG with the overlay, in workdir; its wall seconds."""
     config = yaml.safe_load((ROOT / STUDIES[study]).read_text())
-    overlay = rehearsal_overlay(config, paths=paths, prior_batch=PRIOR_BATCH)
+    overlay = rehearsal_overlay(config, paths=paths, prior_batch=PRIOR_BATCH if device == "cpu" else None,
+                                device=device)  # fmt: skip
     (workdir / "overlay.yaml").write_text(yaml.safe_dump(overlay, sort_keys=False))
     cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir),
            "--configfile", str(ROOT / STUDIES[study]), str(workdir / "overlay.yaml"), "--replace-workflow-config",
@@ -187,11 +188,12 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path)
     parser.add_argument("--test-scenes", type=int, default=1, help="SID-layout test scenes (the x4 memory check: 4)")
     parser.add_argument("--targets", nargs="*", default=[], help="snakemake targets (default: the whole study)")
+    parser.add_argument("--device", default="cpu", help="cuda: the learned jobs on a GPU, the priors at paper batch")
     args = parser.parse_args()
     workdir = (args.workdir or ROOT / "rehearsal" / args.study).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     paths = write_data(args.study, workdir, args.test_scenes)
-    wall = run(args.study, workdir, paths, args.targets)
+    wall = run(args.study, workdir, paths, args.targets, args.device)
     text = report(args.study, workdir, wall)
     (workdir / "rehearsal.md").write_text(text)
     print(text)

@@ -45,9 +45,12 @@ from sparsefield.train import batch_indices, train
 SCHEMA = "workflow/schemas/config.schema.yaml"
 
 
-def setup(config_path: str, approach: str, n_images: int = 2000):
-    """(family module, kind, params, training data) of a learned approach of a config."""
-    config = validate_config(yaml.safe_load(open(config_path)), SCHEMA)
+def setup(config_path, approach: str, n_images: int = 2000):
+    """(family module, kind, params, training data) of a learned approach of a config (a path, or a config dict
+    already validated)."""
+    config = config_path if isinstance(config_path, dict) else validate_config(yaml.safe_load(open(config_path)),
+                                                                                SCHEMA)  # fmt: skip
+    config_path = config_path if not isinstance(config_path, dict) else "the config"
     if approach not in config["approaches"]:
         raise SystemExit(f"{config_path}: no approach {approach!r}; have {sorted(config['approaches'])}")
     entry = config["approaches"][approach]

@@ -397,3 +397,20 @@ def test_a_learned_kind_on_raw_tiles_needs_no_rule_edit(workdir, tmp_path):
     assert (counts["train"], counts["reconstruct"], counts["evaluate"]) == (1, 1, 1)
     train = plan[plan.index("rule train:") :].split("\n\n")[0]
     assert "results/tiles/tiny/metadata.json" in train and "results/prior_tiny/model.pt" in train
+
+
+def test_cuda_without_a_gpu_stops_before_any_job(workdir, tmp_path, request):
+    """device: cuda on a machine with no GPU: a real run stops at once, naming the key and the fix, and writes nothing
+    (a dry run still plans it: the cluster case, where the nodes have the GPUs)."""
+    from sparsefield.config import has_nvidia_gpu
+
+    if has_nvidia_gpu():
+        pytest.skip("this machine has a GPU")
+    work = copy_repo(request.config.rootpath, tmp_path)
+    cmd = [sys.executable, "-m", "snakemake", "--configfile", "tests/workflow/config.yaml", "--replace-workflow-config",
+           "--config", "device=cuda", "--cores", "2", "results/flow_tiny/metrics.csv"]  # fmt: skip
+    run = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=300)
+    assert run.returncode != 0
+    assert "config key device: cuda, but this machine shows no NVIDIA GPU" in run.stdout + run.stderr
+    assert not (work / "results").exists()
+    assert "rule train" in snakemake(work, "-n", "results/flow_tiny/metrics.csv", "--config", "device=cuda")

@@ -5,7 +5,7 @@ data and every learned job reduced to a few steps and a few images.
 
 What the overlay changes, and nothing else (Snakemake merges a later --configfile key by key):
 
-    device                   cpu (the paper asks for cuda)
+    device                   cpu (the paper asks for cuda; `device="cuda"` keeps it, on a lent GPU)
     learned approaches       train: `steps` updates (epochs / kimg null), evaluated once at the end on `images`
                              test images; sample: `images` test items at `sample_steps` steps, the NFE sweep
                              at one budget on one image; model, batch, crops, K and workers as in the paper
@@ -60,7 +60,7 @@ def _sample(sample: dict, *, images: int, sample_steps: int, tiny: bool) -> dict
 
 def rehearsal_overlay(config: dict, *, paths: dict[str, dict] | None = None, steps: int = 2, images: int = 2,
                       sample_steps: int = 2, prior_batch: dict[str, tuple[int, int]] | None = None,
-                      tiny: bool = False) -> dict:  # fmt: skip
+                      tiny: bool = False, device: str = "cpu") -> dict:  # fmt: skip
     """The overlay of a study's paper `config` (module docstring).
 
     Args:
@@ -69,8 +69,9 @@ def rehearsal_overlay(config: dict, *, paths: dict[str, dict] | None = None, ste
         steps, images, sample_steps: updates of every training, test items sampled, steps of every sampler.
         prior_batch: {prior: (batch_size, batch_gpu)} on this CPU (default: the paper's).
         tiny: tiny networks and batches too (the CI test of the paper DAG).
+        device: the device of the learned jobs (cuda: the rehearsal's learned jobs on a lent GPU).
     """
-    overlay: dict = {"device": "cpu", "approaches": {}, "priors": {}}
+    overlay: dict = {"device": device, "approaches": {}, "priors": {}}
     for name, entry in config["approaches"].items():
         row = KINDS[entry["kind"]]
         if row.learned:

@@ -30,19 +30,42 @@ REAL = {
     "sid": {"captures": 231 + 2697, "train_scenes": 161, "test_pairs": 598, "tiles_per_capture": 176},
     "leaves": {"tiles": 1000},
 }
-COLUMNS = {"s": "seconds", "max_rss": "peak_rss_mb", "io_out": "written_mb", "cpu_time": "cpu_seconds"}
+COLUMNS = {"s": "seconds", "max_rss": "peak_rss_mb", "cpu_time": "cpu_seconds"}
+OUTPUTS = {  # rule -> what a job writes, from its benchmark file's name under the rule (workflow/rules/*.smk)
+    "rawset": ["raw/{job}"],
+    "images": ["data/{job}.h5"],
+    "masks": ["masks/{job}.h5"],
+    "estimate": ["estimates/{job}.h5"],
+    "demosaic": ["tiles/{job}.pt", "tiles/{job}.json"],
+    "tiles": ["tiles/{job}/metadata.json"],
+    "calibrate": ["tiles/{job}/noise.json"],
+    "prior": ["priors/{job}"],
+    "train": ["{job}/model.pt", "{job}/train_log.csv"],
+    "reconstruct": ["{job}/samples.h5"],
+    "sweep": ["{job}/nfe_sweep.csv"],
+    "evaluate": ["{job}/metrics.csv"],
+    "compare": ["comparison.csv", "comparison.md", "nfe_sweep.csv", "figures"],
+}
+
+
+def size_mb(path: Path) -> float:
+    """MB of a file, or of every file under a folder (0 when absent)."""
+    files = [path] if path.is_file() else list(path.rglob("*")) if path.is_dir() else []
+    return sum(f.stat().st_size for f in files if f.is_file()) / 2**20
 
 
 def jobs(results: str | Path) -> pd.DataFrame:
     """One row per job of a run: rule, job (the benchmark file's path under the rule), seconds, peak_rss_mb,
-    written_mb, cpu_seconds."""
-    rows = []
+    cpu_seconds, written_mb (the size of its outputs)."""
+    results, rows = Path(results), []
     for path in sorted(Path(results, "benchmarks").rglob("*.tsv")):
-        rule = path.relative_to(Path(results, "benchmarks")).parts[0]
-        job = path.relative_to(Path(results, "benchmarks", rule)).with_suffix("").as_posix()
+        parts = path.relative_to(results / "benchmarks").with_suffix("").parts
+        rule, job = parts[0], "/".join(parts[1:]) or "-"  # compare: results/benchmarks/compare.tsv
         table = pd.read_csv(path, sep="\t").rename(columns=COLUMNS)
-        rows.append({"rule": rule, "job": job, **table.iloc[-1][list(COLUMNS.values())].to_dict()})
-    return pd.DataFrame(rows, columns=["rule", "job", *COLUMNS.values()])
+        written = sum(size_mb(results / pattern.format(job=job)) for pattern in OUTPUTS.get(rule, []))
+        rows.append({"rule": rule, "job": job, **table.iloc[-1][list(COLUMNS.values())].to_dict(),
+                     "written_mb": written})  # fmt: skip
+    return pd.DataFrame(rows, columns=["rule", "job", *COLUMNS.values(), "written_mb"])
 
 
 def scaled(seconds: pd.Series, factor: pd.Series) -> pd.Series:
