@@ -8,9 +8,9 @@ import yaml
 from snakemake.utils import update_config
 
 from sparsefield.config import approach_params, validate_config
+from sparsefield.registry import KINDS
 from sparsefield.rehearsal.plan import STUDIES, rehearsal_overlay
 from sparsefield.rehearsal.price import jobs, scaled
-from sparsefield.registry import KINDS
 from sparsefield.train import training_steps
 
 
