@@ -37,7 +37,7 @@ from sparsefield.config import validate_config  # noqa: E402
 from sparsefield.registry import KINDS  # noqa: E402
 from sparsefield.rehearsal import data  # noqa: E402
 from sparsefield.rehearsal.plan import STUDIES, rehearsal_overlay  # noqa: E402
-from sparsefield.rehearsal.price import REAL, hours, jobs, markdown, scaled  # noqa: E402
+from sparsefield.rehearsal.price import REAL, hours, jobs, markdown  # noqa: E402
 
 PRIOR_BATCH = {"cifar10": (128, 64), "raw_sid": (2, 1)}  # (batch, per pass) on 2 cores: 2 passes an update
 DEVICE_RESULTS = ROOT / "benchmarks/device_results.json"
@@ -68,9 +68,9 @@ def run(study: str, workdir: Path, paths: dict, targets: list[str], device: str 
     overlay = rehearsal_overlay(config, paths=paths, prior_batch=PRIOR_BATCH if device == "cpu" else None,
                                 device=device)  # fmt: skip
     (workdir / "overlay.yaml").write_text(yaml.safe_dump(overlay, sort_keys=False))
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir),
+    cmd = [sys.executable, "-m", "snakemake", *targets, "-s", str(ROOT / "Snakefile"), "--directory", str(workdir),
            "--configfile", str(ROOT / STUDIES[study]), str(workdir / "overlay.yaml"), "--replace-workflow-config",
-           "--cores", "2", "--resources", "gpu=1", *targets]  # fmt: skip
+           "--cores", "2", "--resources", "gpu=1"]  # fmt: skip
     start = time.perf_counter()
     subprocess.run(cmd, check=True, cwd=ROOT)
     return time.perf_counter() - start
@@ -96,47 +96,66 @@ def _rows(path: Path) -> int:
         return len(f["index"])
 
 
-def factors(study: str, table: pd.DataFrame, results: Path, config: dict) -> pd.DataFrame:
-    """Per job: how many times its work the paper's is (`factor`), and how many such jobs it has (`jobs`)."""
+def _attrs(path: Path) -> dict:
+    with h5py.File(path, "r") as f:
+        return {"n": len(f["index"]), **{key: f.attrs[key] for key in f.attrs}}
+
+
+def units(study: str, table: pd.DataFrame, results: Path, config: dict) -> pd.DataFrame:
+    """Per job of the rehearsal, its unit cost and the paper's count of units: `unit`, `done` (units the rehearsal
+    job did), `paper` (units of the paper's job), `s_per_unit`, `jobs` (such jobs in the paper run).
+
+    A job's seconds are its start-up (`t0`: the run's fastest job, Python and imports) and its units of work:
+    a data job's captures, scenes or test items; a training's examples (from its train_log: seconds of training
+    alone); a sampler's item-NFEs (from its samples.h5: the sampler's own seconds per item, at the rehearsal's
+    NFE), where the paper's NFE is the rehearsal's times the paper's steps over the rehearsal's 2. An evaluate
+    job that scored a few sampled items takes the per-item rate of the largest evaluate job (`report`).
+    """
+    t0 = table.seconds.min()
     test_items = {"cifar10": REAL["cifar10"]["test_images"], "leaves": REAL["leaves"]["tiles"] * 0.3}
-    meta = results / "tiles/sid_sony/metadata.json"
-    if study == "sid" and meta.exists():
-        tiles = json.loads(meta.read_text())["tiles"]
+    if study == "sid":
+        tiles = json.loads((results / "tiles/sid_sony/metadata.json").read_text())["tiles"]
         captures = len({t["capture"] for t in tiles})
-        paper_pairs = REAL["sid"]["test_pairs"] * REAL["sid"]["tiles_per_capture"]
+        test_items["sid"] = REAL["sid"]["test_pairs"] * REAL["sid"]["tiles_per_capture"]
         train_scenes = len({t["scene"] for t in tiles if t["split"] == "train"})
     rows = []
-    for rule, job in zip(table.rule, table.job, strict=True):
-        factor, count = 1.0, 1.0
+    for rule, job, seconds in zip(table.rule, table.job, table.seconds, strict=True):
         entry = config["approaches"].get(job, {})
         row = KINDS[entry["kind"]] if entry else None
-        if study == "sid" and rule in ("demosaic", "tiles"):
-            count = REAL["sid"]["captures"] / captures if rule == "demosaic" else 1.0
-            factor = REAL["sid"]["captures"] / captures if rule == "tiles" else 1.0
+        sample = ((entry.get("params") or {}).get("sample") or {}) if entry else {}
+        unit, done, paper, jobs_ = "job", 1.0, 1.0, 1.0
+        if study == "sid" and rule == "demosaic":
+            unit, jobs_ = "capture", REAL["sid"]["captures"] / captures
+        elif study == "sid" and rule == "tiles":
+            unit, done, paper = "capture", captures, REAL["sid"]["captures"]
         elif study == "sid" and rule == "calibrate":
-            factor = REAL["sid"]["train_scenes"] / train_scenes
+            unit, done, paper = "train scene", train_scenes, REAL["sid"]["train_scenes"]
         elif study == "leaves" and rule == "images":
-            factor = REAL["leaves"]["tiles"] / 1280  # the rehearsal's 20 stacks of 64 tiles
-        elif rule in ("reconstruct", "evaluate", "sweep") and row is not None:
-            done = _rows(results / job / "samples.h5")
-            paper = paper_pairs if study == "sid" else test_items[study]
-            cap = ((entry.get("params") or {}).get("sample") or {}).get("images")
-            factor = min(paper, cap or paper) / done
-            if rule != "evaluate" and (row.learned or row.posterior) and entry.get("params", {}).get("sample"):
-                sample = entry["params"]["sample"]
-                factor *= sample.get("steps", 1) / 2  # the rehearsal samples at 2 steps
-                if rule == "sweep":
-                    factor = sum(sample.get("sweep_nfe", [])) * sample.get("sweep_images", 1) / 2
-        elif rule == "train" and row is not None:
-            log = pd.read_csv(results / job / "train_log.csv")
-            n_train = REAL["cifar10"]["train_images"] if study == "cifar10" else REAL["leaves"]["tiles"] * 0.7
-            factor = _samples(entry["params"], n_train) / (len(log) * entry["params"]["train"]["batch_size"])
-        elif rule == "prior":
-            log = pd.read_csv(results / "priors" / job / "train_log.csv")
-            prior = config["priors"][job]["params"]
-            factor = _samples(prior, REAL["cifar10"]["train_images"]) / (len(log) * PRIOR_BATCH[job][0])
-        rows.append({"factor": factor, "jobs": count})
-    return pd.DataFrame(rows, index=table.index)
+            unit, done, paper = "tile", 1280, REAL["leaves"]["tiles"]  # the rehearsal's 20 stacks of 64 tiles
+        elif rule in ("reconstruct", "evaluate") and row is not None:
+            attrs = _attrs(results / job / "samples.h5")
+            unit, done = "item", attrs["n"]
+            paper = min(test_items[study], sample.get("images") or test_items[study])
+            if rule == "reconstruct" and (row.learned or row.posterior):
+                nfe = max(1, int(attrs["nfe"]))
+                unit, done = "item-NFE", attrs["n"] * nfe
+                paper *= nfe * sample.get("steps", 2) / 2 if sample else nfe
+                seconds = t0 + float(attrs["seconds_per_image"]) * attrs["n"]  # the sampler's own seconds
+        elif rule == "sweep" and row is not None:
+            sweep = pd.read_csv(results / job / "nfe_sweep.csv")
+            unit, done = "item-NFE", float(sweep.nfe.sum())  # the rehearsal sweeps 1 image a budget
+            seconds = t0 + float((sweep.seconds_per_image).sum())
+            paper = sum(sample.get("sweep_nfe", [])) * sample.get("sweep_images", 1)
+        elif rule in ("train", "prior"):
+            log = pd.read_csv(results / ("priors" if rule == "prior" else "") / job / "train_log.csv")
+            params = config["priors"][job]["params"] if rule == "prior" else entry["params"]
+            n_train = {"cifar10": REAL["cifar10"]["train_images"], "leaves": REAL["leaves"]["tiles"] * 0.7}.get(study)
+            unit, done = "training example", len(log) * (PRIOR_BATCH[job][0] if rule == "prior"
+                                                          else params["train"]["batch_size"])  # fmt: skip
+            paper, seconds = _samples(params, n_train), t0 + float(log.seconds.iloc[-1])
+        rows.append({"unit": unit, "done": done, "paper": paper, "jobs": jobs_,
+                     "s_per_unit": max(seconds - t0, 0.0) / done})  # fmt: skip
+    return pd.DataFrame(rows, index=table.index).assign(t0=t0)
 
 
 def device_rates() -> dict:
@@ -148,37 +167,49 @@ def device_rates() -> dict:
 
 
 def report(study: str, workdir: Path, wall: float) -> str:
+    """The rehearsal's jobs and the paper run they predict, as Markdown."""
     results = workdir / "results"
     config = paper_config(study)
     table = jobs(results)
-    table = table.join(factors(study, table, results, config))
-    learned = table.rule.isin(["train", "prior"]) | table.job.isin(
-        [n for n, e in config["approaches"].items() if KINDS[e["kind"]].learned or KINDS[e["kind"]].posterior]
-    ) & table.rule.isin(["reconstruct", "sweep"])  # fmt: skip
-    table["paper_s"] = scaled(table.set_index("rule").seconds, table.set_index("rule").factor).to_numpy() * table.jobs
-    table["paper_mb"] = table.written_mb * table.factor * table.jobs
+    table = table.join(units(study, table, results, config))
+    scored = table[table.rule == "evaluate"]
+    if len(scored):  # a score of 2 items is its start-up: such jobs take the rate of the rule's largest job
+        largest = scored.loc[scored.done.idxmax()]
+        few = (table.rule == "evaluate") & (table.done < largest.done / 10)
+        table.loc[few, "s_per_unit"] = largest.s_per_unit
+    on_gpu = [n for n, e in config["approaches"].items() if KINDS[e["kind"]].learned or KINDS[e["kind"]].posterior]
+    table["gpu"] = table.rule.isin(["train", "prior"]) | (table.rule.isin(["reconstruct", "sweep"])
+                                                          & table.job.isin(on_gpu))  # fmt: skip
+    table["paper_s"] = (table.t0 + table.s_per_unit * table.paper) * table.jobs
+    grows = ~table.rule.isin(["train", "prior", "sweep", "calibrate", "compare"])  # outputs that follow the data
+    items = table.paper / table.done.where(table.unit != "item-NFE", table.done)
+    table["paper_gb"] = table.written_mb * table.jobs * items.where(grows & (table.unit != "item-NFE"), 1.0) / 1024
+    pss = pd.concat([pd.read_csv(p, sep="\t").iloc[-1:] for p in sorted((results / "benchmarks").rglob("*.tsv"))])
+    table["peak_pss_mb"] = pss["max_pss"].to_numpy()  # the benchmark files in `jobs`' order
     profile = yaml.safe_load((ROOT / "profiles/slurm/config.yaml").read_text())
-    limit = {rule: spec.get("mem_mb") for rule, spec in profile["set-resources"].items()}
     default_mb = profile["default-resources"]["mem_mb"]
-    lines = [f"# Rehearsal of config/paper/{study}.yaml on this CPU: {len(table)} jobs, {wall / 60:.1f} min wall", ""]
-    shown = table[["rule", "job", "seconds", "peak_rss_mb", "written_mb", "factor"]].round(2)
-    lines += ["## Jobs (Snakemake benchmark files)", "", markdown(shown), ""]
+    limit = {rule: spec.get("mem_mb", default_mb) for rule, spec in profile["set-resources"].items()}
+    shown = table[["rule", "job", "seconds", "peak_rss_mb", "peak_pss_mb", "written_mb"]]
+    lines = [f"# Rehearsal of config/paper/{study}.yaml on this CPU: {len(table)} jobs, {wall / 60:.1f} min wall", "",
+             "## Jobs (Snakemake's benchmark files; RSS sums a job's processes, PSS shares their common pages)", "",
+             markdown(shown), ""]  # fmt: skip
+    per_rule = table.groupby("rule").agg(jobs=("jobs", "sum"), cpu_h=("paper_s", "sum"), gpu=("gpu", "any"),
+                                         peak_rss_mb=("peak_rss_mb", "max"), peak_pss_mb=("peak_pss_mb", "max"),
+                                         written_gb=("paper_gb", "sum")).reset_index()  # fmt: skip
+    per_rule["cpu_h"] /= 3600
+    per_rule["slurm_mem_mb"] = [limit.get(rule, default_mb) for rule in per_rule.rule]
+    per_rule["gpu"] = per_rule.gpu.map({True: "GPU job", False: "-"})
+    lines += ["## The paper run (hours of this CPU; peak memory against profiles/slurm's mem_mb)", "",
+              markdown(per_rule), ""]  # fmt: skip
     rates = device_rates()
-    per_rule = table.groupby(["rule"]).agg(peak_rss_mb=("peak_rss_mb", "max"), paper_cpu_h=("paper_s", "sum"),
-                                           paper_gb=("paper_mb", "sum")).reset_index()  # fmt: skip
-    per_rule["paper_cpu_h"] = per_rule.paper_cpu_h / 3600
-    per_rule["paper_gb"] = per_rule.paper_gb / 1024
-    per_rule["slurm_mem_mb"] = [limit.get(rule, default_mb) or default_mb for rule in per_rule.rule]
-    per_rule["on"] = ["GPU" if table[table.rule == rule].index.isin(table[learned].index).any() else "CPU"
-                      for rule in per_rule.rule]  # fmt: skip
-    lines += ["## The paper run predicted (CPU-hours on this machine; peak memory against profiles/slurm)", "",
-              markdown(per_rule.round(3)), ""]  # fmt: skip
-    data_h = table[~learned].paper_s.sum()
-    learned_h = table[learned].paper_s.sum()
-    gpu = "not measured on a GPU" if not rates else f"from {sorted({name for _, name in rates.values()})}"
-    lines += [f"- data jobs: {hours(data_h)} of CPU on this machine",
-              f"- learned jobs: {hours(learned_h)} on this CPU (for scale); GPU-hours: {gpu}",
-              f"- written: {table.paper_mb.sum() / 1024:.3g} GB in all"]  # fmt: skip
+    names = sorted({name for _, name in rates.values()})
+    gpu_note = f"samples/s of {names} in benchmarks/device_results.json" if rates else "not measured on a GPU"
+    costs = table[["rule", "job", "unit", "s_per_unit", "done", "paper"]].assign(cpu_h=table.paper_s / 3600)
+    lines += ["## Unit costs on this CPU, and each job's units in the paper run", "", markdown(costs), "",
+              f"- data jobs: {hours(table[~table.gpu].paper_s.sum())} of this CPU",
+              f"- GPU jobs: {hours(table[table.gpu].paper_s.sum())} of this CPU, for scale only; GPU-hours: "
+              f"{gpu_note}",
+              f"- written: {table.paper_gb.sum():.3g} GB in all"]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
@@ -189,11 +220,16 @@ def main() -> None:
     parser.add_argument("--test-scenes", type=int, default=1, help="SID-layout test scenes (the x4 memory check: 4)")
     parser.add_argument("--targets", nargs="*", default=[], help="snakemake targets (default: the whole study)")
     parser.add_argument("--device", default="cpu", help="cuda: the learned jobs on a GPU, the priors at paper batch")
+    parser.add_argument("--report-only", action="store_true", help="price the run already in --workdir")
     args = parser.parse_args()
     workdir = (args.workdir or ROOT / "rehearsal" / args.study).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    paths = write_data(args.study, workdir, args.test_scenes)
-    wall = run(args.study, workdir, paths, args.targets, args.device)
+    if args.report_only:
+        wall = float((workdir / "wall_seconds").read_text()) if (workdir / "wall_seconds").exists() else float("nan")
+    else:
+        paths = write_data(args.study, workdir, args.test_scenes)
+        wall = run(args.study, workdir, paths, args.targets, args.device)
+        (workdir / "wall_seconds").write_text(f"{wall:.1f}\n")
     text = report(args.study, workdir, wall)
     (workdir / "rehearsal.md").write_text(text)
     print(text)

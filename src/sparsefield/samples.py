@@ -153,6 +153,12 @@ def read_attrs(path: str | os.PathLike) -> dict:
         return {**_attrs(f), "n": len(f["index"])}
 
 
+def read_index(path: str | os.PathLike) -> np.ndarray:
+    """(N,) the test-split positions of a samples.h5's rows (8 bytes a row)."""
+    with open_h5(path, "samples") as f:
+        return f["index"][()]
+
+
 def _rows(f: h5py.File, rows) -> Samples:
     return Samples(samples=f["samples"][rows], mean=f["mean"][rows], std=f["std"][rows], index=f["index"][rows],
                    attrs=_attrs(f), extras={name: f[name][rows] for name in EXTRAS if name in f})  # fmt: skip

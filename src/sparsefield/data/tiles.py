@@ -192,7 +192,7 @@ class TileDataset(torch.utils.data.Dataset):
 def paired_test_tiles(metadata: str | os.PathLike) -> TileDataset:
     """The noisy/clean pairs of the raw set's test split (the order every stage shares), each tile checked as it is
     read: a job reads only the pairs it uses (a SID-size test split is ~100 GB), and a bad one stops it, named."""
-    return TileDataset(metadata, split="test", pairs=True, check=True)
+    return TileDataset(metadata, split="test", pairs=True, check=True, cache_size=2)  # a pair's two captures
 
 
 def read_split(inputs, split: str) -> TileDataset:

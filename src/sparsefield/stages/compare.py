@@ -30,7 +30,7 @@ from sparsefield.report.scores import headline_estimate, missing_psnr, unit_imag
 from sparsefield.report.sparsity import sparsity_figure, sparsity_markdown, sparsity_values
 from sparsefield.report.spectral import band_figure, composite_figure, coverage_figure, spectral_markdown
 from sparsefield.report.tables import best_classical, classical_by_approach, markdown_tables
-from sparsefield.samples import iter_samples, read_attrs, read_rows
+from sparsefield.samples import iter_samples, read_attrs, read_index, read_rows
 from sparsefield.scoring import COLUMNS
 
 
@@ -121,7 +121,7 @@ def _by_dataset(samples_paths, inputs) -> dict[str, tuple[str, dict]]:
     for samples_path, input_path in zip(samples_paths, inputs, strict=True):
         attrs = read_attrs(samples_path)
         grouped.setdefault(attrs["dataset"], (input_path, {}))[1][attrs["approach"]] = (
-            samples_path, read_rows(samples_path, "index", np.arange(attrs["n"])))  # fmt: skip
+            samples_path, read_index(samples_path))  # fmt: skip
     return grouped
 
 
