@@ -40,6 +40,8 @@ from sparsefield.rehearsal.plan import STUDIES, rehearsal_overlay  # noqa: E402
 from sparsefield.rehearsal.price import REAL, hours, jobs, markdown  # noqa: E402
 
 PRIOR_BATCH = {"cifar10": (128, 64), "raw_sid": (2, 1)}  # (batch, per pass) on 2 cores: 2 passes an update
+MEMORY_MB = 20000  # of this machine's 24 GB: a paper-size training takes up to ~10 GB on the CPU,
+JOB_MB = {"train": 12000, "prior": 12000, "reconstruct": 8000, "sweep": 8000}  # so two never run side by side
 DEVICE_RESULTS = ROOT / "benchmarks/device_results.json"
 SID_RATIOS = (100, 300)
 
@@ -70,7 +72,8 @@ def run(study: str, workdir: Path, paths: dict, targets: list[str], device: str 
     (workdir / "overlay.yaml").write_text(yaml.safe_dump(overlay, sort_keys=False))
     cmd = [sys.executable, "-m", "snakemake", *targets, "-s", str(ROOT / "Snakefile"), "--directory", str(workdir),
            "--configfile", str(ROOT / STUDIES[study]), str(workdir / "overlay.yaml"), "--replace-workflow-config",
-           "--cores", "2", "--resources", "gpu=1"]  # fmt: skip
+           "--cores", "2", "--resources", "gpu=1", f"mem_mb={MEMORY_MB}", "--set-resources",
+           *(f"{rule}:mem_mb={mb}" for rule, mb in JOB_MB.items())]  # fmt: skip
     start = time.perf_counter()
     subprocess.run(cmd, check=True, cwd=ROOT)
     return time.perf_counter() - start
@@ -123,7 +126,7 @@ def units(study: str, table: pd.DataFrame, results: Path, config: dict) -> pd.Da
         entry = config["approaches"].get(job, {})
         row = KINDS[entry["kind"]] if entry else None
         sample = ((entry.get("params") or {}).get("sample") or {}) if entry else {}
-        unit, done, paper, jobs_ = "job", 1.0, 1.0, 1.0
+        unit, done, paper, jobs_, size = "job", 1.0, 1.0, 1.0, None
         if study == "sid" and rule == "demosaic":
             unit, jobs_ = "capture", REAL["sid"]["captures"] / captures
         elif study == "sid" and rule == "tiles":
@@ -136,6 +139,7 @@ def units(study: str, table: pd.DataFrame, results: Path, config: dict) -> pd.Da
             attrs = _attrs(results / job / "samples.h5")
             unit, done = "item", attrs["n"]
             paper = min(test_items[study], sample.get("images") or test_items[study])
+            size = paper / attrs["n"]  # samples.h5 and metrics follow the items
             if rule == "reconstruct" and (row.learned or row.posterior):
                 nfe = max(1, int(attrs["nfe"]))
                 unit, done = "item-NFE", attrs["n"] * nfe
@@ -153,7 +157,9 @@ def units(study: str, table: pd.DataFrame, results: Path, config: dict) -> pd.Da
             unit, done = "training example", len(log) * (PRIOR_BATCH[job][0] if rule == "prior"
                                                           else params["train"]["batch_size"])  # fmt: skip
             paper, seconds = _samples(params, n_train), t0 + float(log.seconds.iloc[-1])
-        rows.append({"unit": unit, "done": done, "paper": paper, "jobs": jobs_,
+        grows = rule in ("images", "masks", "estimate", "tiles")  # outputs that follow the data
+        size = size if size is not None else paper / done if grows else 1.0
+        rows.append({"unit": unit, "done": done, "paper": paper, "jobs": jobs_, "size": size,
                      "s_per_unit": max(seconds - t0, 0.0) / done})  # fmt: skip
     return pd.DataFrame(rows, index=table.index).assign(t0=t0)
 
@@ -181,9 +187,7 @@ def report(study: str, workdir: Path, wall: float) -> str:
     table["gpu"] = table.rule.isin(["train", "prior"]) | (table.rule.isin(["reconstruct", "sweep"])
                                                           & table.job.isin(on_gpu))  # fmt: skip
     table["paper_s"] = (table.t0 + table.s_per_unit * table.paper) * table.jobs
-    grows = ~table.rule.isin(["train", "prior", "sweep", "calibrate", "compare"])  # outputs that follow the data
-    items = table.paper / table.done.where(table.unit != "item-NFE", table.done)
-    table["paper_gb"] = table.written_mb * table.jobs * items.where(grows & (table.unit != "item-NFE"), 1.0) / 1024
+    table["paper_gb"] = table.written_mb * table.jobs * table["size"] / 1024
     pss = pd.concat([pd.read_csv(p, sep="\t").iloc[-1:] for p in sorted((results / "benchmarks").rglob("*.tsv"))])
     table["peak_pss_mb"] = pss["max_pss"].to_numpy()  # the benchmark files in `jobs`' order
     profile = yaml.safe_load((ROOT / "profiles/slurm/config.yaml").read_text())
@@ -193,9 +197,10 @@ def report(study: str, workdir: Path, wall: float) -> str:
     lines = [f"# Rehearsal of config/paper/{study}.yaml on this CPU: {len(table)} jobs, {wall / 60:.1f} min wall", "",
              "## Jobs (Snakemake's benchmark files; RSS sums a job's processes, PSS shares their common pages)", "",
              markdown(shown), ""]  # fmt: skip
-    per_rule = table.groupby("rule").agg(jobs=("jobs", "sum"), cpu_h=("paper_s", "sum"), gpu=("gpu", "any"),
-                                         peak_rss_mb=("peak_rss_mb", "max"), peak_pss_mb=("peak_pss_mb", "max"),
-                                         written_gb=("paper_gb", "sum")).reset_index()  # fmt: skip
+    per_rule = table.groupby(["rule", "gpu"]).agg(jobs=("jobs", "sum"), cpu_h=("paper_s", "sum"),
+                                                  peak_rss_mb=("peak_rss_mb", "max"),
+                                                  peak_pss_mb=("peak_pss_mb", "max"),
+                                                  written_gb=("paper_gb", "sum")).reset_index()  # fmt: skip
     per_rule["cpu_h"] /= 3600
     per_rule["slurm_mem_mb"] = [limit.get(rule, default_mb) for rule in per_rule.rule]
     per_rule["gpu"] = per_rule.gpu.map({True: "GPU job", False: "-"})

@@ -39,6 +39,7 @@ def test_cifar10_reads_back_the_builtin_patches(tmp_path):
         assert batch[b"data"].dtype == np.uint8 and batch[b"data"].shape == (n, 3072)
         assert all(type(label) is int and 0 <= label < 10 for label in batch[b"labels"])
         assert len(batch[b"filenames"]) == n and all(isinstance(f, bytes) for f in batch[b"filenames"])
+        assert 3072 * n < len(raw) < 3072 * n + 64 * n + 1024  # one byte a pixel value, as Python 2 wrote them
         sizes.append(n)
     assert sizes == [61, 61, 60, 60, 60, 60]  # 302 spread as evenly as possible over the 5 train batches
     first = pickle.loads((out / "data_batch_1").read_bytes(), encoding="bytes")[b"data"][0]

@@ -254,14 +254,14 @@ def write_images(path: str | os.PathLike, images: ImageSet, /, **attrs) -> None:
             f.attrs[key] = value
 
 
-def read_images(path: str | os.PathLike, split: str) -> np.ndarray:
-    """Read one split ('train', 'test' or 'test_2x') of an images file as uint8 (N, H, W, C)."""
+def read_images(path: str | os.PathLike, split: str, rows: slice = slice(None)) -> np.ndarray:
+    """Read one split ('train', 'test' or 'test_2x') of an images file as uint8 (N, H, W, C) (its `rows` only)."""
     if split not in DATASETS:
         raise ValueError(f"read_images: split must be one of {list(DATASETS)}, got {split!r}")
     with open_h5(path, "images") as f:
         if DATASETS[split] not in f:
             raise ValueError(f"{path}: no {DATASETS[split]} in this images file; rebuild it")
-        images = f[DATASETS[split]][()]
+        images = f[DATASETS[split]][rows]
     if images.dtype != np.uint8 or images.ndim != 4:
         raise ValueError(f"{path}: {DATASETS[split]} is {images.dtype} {images.shape}, not uint8 (N, H, W, C)")
     return images

@@ -10,8 +10,10 @@ deterministic from `seed`: the same arguments give the same bytes.
 from __future__ import annotations
 
 import inspect
+import io
 import os
 import pickle
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -30,12 +32,32 @@ LEAF_MAX_VALUE = 32767  # uint16 value of reflectance 1 in MicaSense's stacks: t
 LEAF_DEFAULTS = {name: p.default for name, p in inspect.signature(leaves_images).parameters.items()}
 
 
+class _Python2Pickler(pickle._Pickler):  # the pure-Python pickler: its `dispatch` table can be extended
+    """Pickles bytes as Python 2's str (SHORT_BINSTRING / BINSTRING), one byte a byte, as CIFAR-10's batches were
+    written; Python 3 spells bytes at protocol 2 as _codecs.encode of a latin-1 str, a third larger on images."""
+
+    def _save_str(self, obj: bytes) -> None:
+        n = len(obj)
+        self.write((pickle.SHORT_BINSTRING + bytes([n]) if n < 256 else pickle.BINSTRING + struct.pack("<i", n)) + obj)
+        self.memoize(obj)
+
+    dispatch = {**pickle._Pickler.dispatch, bytes: _save_str}
+
+
+def _pickle2(obj) -> bytes:
+    """`obj` pickled at protocol 2 as Python 2 pickled CIFAR-10 (`_Python2Pickler`)."""
+    out = io.BytesIO()
+    _Python2Pickler(out, protocol=2).dump(obj)
+    return out.getvalue()
+
+
 def write_cifar10(folder: str | os.PathLike, *, n_train: int = 50000, n_test: int = 10000, seed: int = 0) -> Path:
     """Write `{folder}/cifar-10-batches-py/` as CIFAR-10's python version (https://www.cs.toronto.edu/~kriz/cifar.html).
 
     The real folder: `data_batch_1`..`data_batch_5` (10000 images each) and `test_batch` (10000), each a
-    pickle (protocol 2) of {b'batch_label', b'labels': list of ints 0-9, b'data': uint8 (n, 3072), each row
-    1024 red, 1024 green then 1024 blue values, row-major, b'filenames': list of bytes}, about 31 MB a batch;
+    Python 2 pickle (protocol 2, strings as str: bytes in Python 3) of {b'batch_label', b'labels': list of ints
+    0-9, b'data': uint8 (n, 3072), each row 1024 red, 1024 green then 1024 blue values, row-major,
+    b'filenames': list of bytes}, 31 MB a batch (`_Python2Pickler` writes the same opcodes, so the same size);
     and `batches.meta` {b'label_names', b'num_cases_per_batch', b'num_vis'}. Here the images are the builtin
     32 x 32 patches (`builtin_images`: train and test from disjoint regions of the photographs), the labels
     uniform draws (the pipeline reads none), and fewer train images are spread over the 5 batches as evenly
@@ -60,9 +82,9 @@ def write_cifar10(folder: str | os.PathLike, *, n_train: int = 50000, n_test: in
                 b"data": np.ascontiguousarray(rows.transpose(0, 3, 1, 2).reshape(len(rows), 3072)),  # R, G, B planes
                 b"filenames": [f"builtin_s_{first + i:06d}.png".encode() for i in range(len(rows))],
             }
-            (tmp / name).write_bytes(pickle.dumps(batch, protocol=2))
+            (tmp / name).write_bytes(_pickle2(batch))
         meta = {b"num_cases_per_batch": max(sizes), b"label_names": list(CIFAR_LABELS), b"num_vis": 3072}
-        (tmp / "batches.meta").write_bytes(pickle.dumps(meta, protocol=2))
+        (tmp / "batches.meta").write_bytes(_pickle2(meta))
     return out
 
 

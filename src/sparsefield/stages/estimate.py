@@ -17,19 +17,29 @@ from sparsefield.baselines.interpolation import METHODS
 from sparsefield.baselines.interpolation import reconstruct as interpolate
 from sparsefield.data.images import read_images
 from sparsefield.data.masks import read_masks
-from sparsefield.io import atomic_path, write_array
+from sparsefield.data.sets import CHUNK
+from sparsefield.io import atomic_path
 
 SPLITS = ("train", "test")
 
 
 def build_estimate(data_path, masks_path, out_path, *, method: str, threads: int = 1) -> None:
-    """Write the `method` estimate of every train and test image from its context pixels."""
+    """Write the `method` estimate of every train and test image from its context pixels, `CHUNK` images at a time
+    (the job's memory follows a chunk, not the split: 50 000 CIFAR-10 images are 600 MB as float32)."""
     if method not in METHODS:
         raise ValueError(f"estimate {method!r}: not a classical method; use one of {', '.join(METHODS)}")
     with atomic_path(out_path) as tmp, h5py.File(tmp, "w") as f:
         for split in SPLITS:
-            images = read_images(data_path, split).astype(np.float32) / 255.0
             context, _ = read_masks(masks_path, split)
-            estimate = interpolate(images, context, method=method, workers=threads)
-            write_array(f.create_group(split), "estimate", estimate.astype(np.float16))
+            out = None
+            for start in range(0, len(context), CHUNK):
+                rows = slice(start, start + CHUNK)
+                images = read_images(data_path, split, rows).astype(np.float32) / 255.0
+                estimate = interpolate(images, context[rows], method=method, workers=threads).astype(np.float16)
+                if out is None:
+                    out = f.create_group(split).create_dataset(
+                        "estimate", shape=(len(context), *estimate.shape[1:]), dtype=np.float16, track_times=False,
+                        chunks=(min(len(context), 256), *estimate.shape[1:]), compression="gzip", compression_opts=4,
+                        shuffle=True)  # fmt: skip
+                out[rows] = estimate
         f.attrs.update(method=method, H=images.shape[1], W=images.shape[2])
