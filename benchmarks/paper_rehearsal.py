@@ -2,7 +2,7 @@
 the real sizes, then the paper run it predicts.
 
     python benchmarks/paper_rehearsal.py cifar10|sid|leaves [--workdir rehearsal/STUDY] [--test-scenes 1]
-                                         [--targets T ...] [--keep]
+                                         [--targets T ...] [--device cuda] [--report-only]
 
 1. Data (`sparsefield.rehearsal.data`, from the builtin photographs), under WORKDIR/data/: CIFAR-10's python
    batches (50 000 + 10 000 images); a SID-layout Sony set of Sony-size captures (4256 x 2848 RGGB, 14 bits,
@@ -32,6 +32,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+
+from snakemake.utils import update_config  # noqa: E402
 
 from sparsefield.config import validate_config  # noqa: E402
 from sparsefield.registry import KINDS  # noqa: E402
@@ -79,8 +81,11 @@ def run(study: str, workdir: Path, paths: dict, targets: list[str], device: str 
     return time.perf_counter() - start
 
 
-def paper_config(study: str) -> dict:
+def paper_config(study: str, workdir: Path | None = None) -> dict:
+    """The study's paper configuration; with `workdir`, as its rehearsal ran it (with workdir/overlay.yaml)."""
     config = yaml.safe_load((ROOT / STUDIES[study]).read_text())
+    if workdir is not None:
+        update_config(config, yaml.safe_load((workdir / "overlay.yaml").read_text()))
     return validate_config(config, ROOT / "workflow/schemas/config.schema.yaml")
 
 
@@ -104,7 +109,12 @@ def _attrs(path: Path) -> dict:
         return {"n": len(f["index"]), **{key: f.attrs[key] for key in f.attrs}}
 
 
-def units(study: str, table: pd.DataFrame, results: Path, config: dict) -> pd.DataFrame:
+def _tiles(path: Path) -> int:
+    with h5py.File(path, "r") as f:
+        return sum(len(f[split]["images"]) for split in ("train", "test"))
+
+
+def units(study: str, table: pd.DataFrame, results: Path, config: dict, ran: dict) -> pd.DataFrame:
     """Per job of the rehearsal, its unit cost and the paper's count of units: `unit`, `done` (units the rehearsal
     job did), `paper` (units of the paper's job), `s_per_unit`, `jobs` (such jobs in the paper run).
 
@@ -113,6 +123,8 @@ def units(study: str, table: pd.DataFrame, results: Path, config: dict) -> pd.Da
     alone); a sampler's item-NFEs (from its samples.h5: the sampler's own seconds per item, at the rehearsal's
     NFE), where the paper's NFE is the rehearsal's times the paper's steps over the rehearsal's 2. An evaluate
     job that scored a few sampled items takes the per-item rate of the largest evaluate job (`report`).
+    `config` is the paper configuration, `ran` the one the rehearsal ran (its batches); a job of neither (another
+    study's, in a run of several) counts as one job.
     """
     t0 = table.seconds.min()
     test_items = {"cifar10": REAL["cifar10"]["test_images"], "leaves": REAL["leaves"]["tiles"] * 0.3}
@@ -134,7 +146,7 @@ def units(study: str, table: pd.DataFrame, results: Path, config: dict) -> pd.Da
         elif study == "sid" and rule == "calibrate":
             unit, done, paper = "train scene", train_scenes, REAL["sid"]["train_scenes"]
         elif study == "leaves" and rule == "images":
-            unit, done, paper = "tile", 1280, REAL["leaves"]["tiles"]  # the rehearsal's 20 stacks of 64 tiles
+            unit, done, paper = "tile", _tiles(results / "data/leaves.h5"), REAL["leaves"]["tiles"]
         elif rule in ("reconstruct", "evaluate") and row is not None:
             attrs = _attrs(results / job / "samples.h5")
             unit, done = "item", attrs["n"]
@@ -150,12 +162,12 @@ def units(study: str, table: pd.DataFrame, results: Path, config: dict) -> pd.Da
             unit, done = "item-NFE", float(sweep.nfe.sum())  # the rehearsal sweeps 1 image a budget
             seconds = t0 + float((sweep.seconds_per_image).sum())
             paper = sum(sample.get("sweep_nfe", [])) * sample.get("sweep_images", 1)
-        elif rule in ("train", "prior"):
+        elif rule in ("train", "prior") and (entry or job in (config.get("priors") or {})):
             log = pd.read_csv(results / ("priors" if rule == "prior" else "") / job / "train_log.csv")
-            params = config["priors"][job]["params"] if rule == "prior" else entry["params"]
+            params, run_params = ((config["priors"][job]["params"], ran["priors"][job]["params"]) if rule == "prior"
+                                  else (entry["params"], ran["approaches"][job]["params"]))  # fmt: skip
             n_train = {"cifar10": REAL["cifar10"]["train_images"], "leaves": REAL["leaves"]["tiles"] * 0.7}.get(study)
-            unit, done = "training example", len(log) * (PRIOR_BATCH[job][0] if rule == "prior"
-                                                          else params["train"]["batch_size"])  # fmt: skip
+            unit, done = "training example", len(log) * run_params["train"]["batch_size"]
             paper, seconds = _samples(params, n_train), t0 + float(log.seconds.iloc[-1])
         grows = rule in ("images", "masks", "estimate", "tiles")  # outputs that follow the data
         size = size if size is not None else paper / done if grows else 1.0
@@ -177,7 +189,7 @@ def report(study: str, workdir: Path, wall: float) -> str:
     results = workdir / "results"
     config = paper_config(study)
     table = jobs(results)
-    table = table.join(units(study, table, results, config))
+    table = table.join(units(study, table, results, config, paper_config(study, workdir)))
     scored = table[table.rule == "evaluate"]
     if len(scored):  # a score of 2 items is its start-up: such jobs take the rate of the rule's largest job
         largest = scored.loc[scored.done.idxmax()]
@@ -218,7 +230,7 @@ def report(study: str, workdir: Path, wall: float) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("study", choices=sorted(STUDIES))
     parser.add_argument("--workdir", type=Path)
@@ -226,7 +238,7 @@ def main() -> None:
     parser.add_argument("--targets", nargs="*", default=[], help="snakemake targets (default: the whole study)")
     parser.add_argument("--device", default="cpu", help="cuda: the learned jobs on a GPU, the priors at paper batch")
     parser.add_argument("--report-only", action="store_true", help="price the run already in --workdir")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     workdir = (args.workdir or ROOT / "rehearsal" / args.study).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     if args.report_only:
@@ -238,6 +250,7 @@ def main() -> None:
     text = report(args.study, workdir, wall)
     (workdir / "rehearsal.md").write_text(text)
     print(text)
+    return text
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 import hashlib
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from sparsefield.data.leaves import BAND_CENTRES, WAVELENGTHS, integrate_bands, leaves_images
@@ -106,3 +107,20 @@ def test_scorer_excludes_the_background_exactly(leaves):
     rows = score([perfect], test).set_index(["metric", "region"])["value"]
     assert rows[("sam", "leaf")] < 1e-4 and rows[("ssim", "full")] == pytest.approx(1.0)
     assert rows[("psnr", "full")] == np.inf
+
+
+def test_scores_of_a_chunk_do_not_depend_on_how_many_pixels_are_scored_at_once(leaves, monkeypatch):
+    """A chunk of 256 leaf tiles of 128 px took 3.9 GB to score at once: the scorer takes SCORE_PIXELS at a time."""
+    from sparsefield.scoring import spectral
+
+    test = leaves.test
+    rng = np.random.default_rng(0)
+    pred = np.clip(test.images + rng.normal(0, 0.05, test.images.shape), 0, 1).astype(np.float32)
+    samples = Samples(pred[:, None], pred, 0 * pred, np.arange(len(pred)), {})
+    whole = score([samples], test)
+    seen = []
+    scores = spectral._scores
+    monkeypatch.setattr(spectral, "_scores", lambda pred, *rest: seen.append(len(pred)) or scores(pred, *rest))
+    monkeypatch.setattr(spectral, "SCORE_PIXELS", 3 * 16 * 16)
+    pd.testing.assert_frame_equal(score([samples], test), whole)
+    assert seen == [3, 3, 2]

@@ -176,3 +176,23 @@ def test_pca_with_every_component_is_exact_and_with_k_exact_on_rank_k_data():
     assert np.allclose(pca.project(low_rank, mean, std, basis), low_rank, atol=1e-5)
     mean, std, basis = pca.fit(low_rank, 1)
     assert not np.allclose(pca.project(low_rank, mean, std, basis), low_rank, atol=1e-3)
+
+
+def test_decoding_a_split_is_bounded_by_pixels_not_tiles():
+    """The paper's 128-px leaf tiles at the default's 256 a pass took 12 GB on a CPU: a pass holds DECODE_PIXELS."""
+    from sparsefield.methods.vae import DECODE_PIXELS, decode_all
+
+    torch.manual_seed(0)
+    net = KLAutoencoder(channels=5, ch=8, ch_mult=(1, 2), z_channels=4, shift=[0.1] * 5, scale=[0.2] * 5).eval()
+    seen = []
+    encode = net.encode
+    net.encode = lambda x: seen.append(x.shape[0]) or encode(x)
+    images = _images(batch=40, size=16).permute(0, 2, 3, 1).numpy()
+    with torch.no_grad():
+        whole = decode_all(net, images, "cpu")
+        assert seen == [40] and whole.shape == images.shape and whole.dtype == np.float32
+        seen.clear()
+        parts = decode_all(net, images, "cpu", pixels=16 * 16 * 16)
+    assert seen == [16, 16, 8]
+    np.testing.assert_allclose(parts, whole, atol=1e-6)
+    assert DECODE_PIXELS // (128 * 128) == 16 and DECODE_PIXELS // (32 * 32) == 256  # the default's one pass

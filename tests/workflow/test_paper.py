@@ -2,9 +2,11 @@
 CIFAR-10's python batches, SID's Sony layout (DNG content under .ARW names), leaf TIFF stacks; tiny networks (the
 rehearsal overlay with tiny=True). Then each study on its own: a run with one study's data alone completes."""
 
+import importlib.util
 import subprocess
 import sys
 
+import h5py
 import pandas as pd
 import pytest
 import yaml
@@ -24,7 +26,8 @@ def snakemake(cwd, configs, *args):
 
 
 def overlay(work, studies):
-    """The tiny overlay of `studies` (merged), written beside them; the config files to pass."""
+    """The tiny overlay of `studies` (merged), written beside them (as overlay.yaml, the rehearsal's name, for one
+    study); the config files to pass."""
     configs = [work / STUDIES[study] for study in studies]
     merged = {"approaches": {}, "priors": {}}
     for path in configs:
@@ -37,7 +40,7 @@ def overlay(work, studies):
              "cifar10": {"n_train": 300, "n_test": 60}}  # fmt: skip
     tiny = rehearsal_overlay(merged, paths=paths, tiny=True)
     tiny["evaluation"] = {"n_images": 20}
-    path = work / f"tiny_{'_'.join(studies)}.yaml"
+    path = work / ("overlay.yaml" if len(studies) == 1 else f"tiny_{'_'.join(studies)}.yaml")
     path.write_text(yaml.safe_dump(tiny))
     return [*configs, path]
 
@@ -70,7 +73,12 @@ def test_the_paper_dag_runs_on_the_real_formats(paper):
 
 
 def test_each_study_runs_on_its_own_data(paper, tmp_path, request):
-    """A user with one data set: the study alone plans and completes, comparison.md included."""
+    """A user with one data set: the study alone plans and completes, comparison.md included; the rehearsal
+    benchmark prices the run (every job a row, the units it counted from the run's own outputs)."""
+    spec = importlib.util.spec_from_file_location("paper_rehearsal", request.config.rootpath / "benchmarks" /
+                                                  "paper_rehearsal.py")  # fmt: skip
+    rehearsal = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(rehearsal)
     for study, folder in (("sid", "SID"), ("leaves", "leaves")):
         work = copy_repo(request.config.rootpath, tmp_path / study)
         (work / "data").mkdir()
@@ -79,3 +87,20 @@ def test_each_study_runs_on_its_own_data(paper, tmp_path, request):
         markdown = (work / "results/comparison.md").read_text()
         assert ("# Low light" in markdown) == (study == "sid")
         assert ("# Multispectral" in markdown) == (study == "leaves")
+        priced = rehearsal.main([study, "--workdir", str(work), "--report-only"])
+        n_jobs = len(list((work / "results/benchmarks").rglob("*.tsv")))
+        assert priced.startswith(f"# Rehearsal of config/paper/{study}.yaml on this CPU: {n_jobs} jobs")
+        assert "- data jobs: " in priced and "not measured on a GPU" in priced
+        results = work / "results"
+        table = rehearsal.jobs(results)
+        units = rehearsal.units(study, table, results, rehearsal.paper_config(study),
+                                rehearsal.paper_config(study, work)).join(table)  # fmt: skip
+        trained = units[units.rule.isin(["train", "prior"])]
+        assert len(trained) and (trained.unit == "training example").all()
+        assert (trained.done == 2 * 4).all()  # 2 updates of the tiny batch of 4
+        if study == "leaves":
+            with h5py.File(results / "data/leaves.h5") as f:
+                n_tiles = len(f["train/images"]) + len(f["test/images"])
+            assert units[units.rule == "images"].done.tolist() == [n_tiles]
+        else:
+            assert units[units.rule == "tiles"].done.tolist() == [9]  # 3 scenes: a long, x100 and x300

@@ -133,11 +133,16 @@ def loss(kind: str, params: Params, bands):
     return loss_fn
 
 
-def decode_all(net, images, device, batch_size: int = 256):
-    """Reflectance reconstructions (N, H, W, C) float32 of images (N, H, W, C), decoded from the posterior means."""
+DECODE_PIXELS = 256 * 32 * 32  # pixels per forward pass: 256 tiles of 32, 16 of 128 (12 GB on a CPU at 256)
+
+
+def decode_all(net, images, device, pixels: int = DECODE_PIXELS):
+    """Reflectance reconstructions (N, H, W, C) float32 of images (N, H, W, C), decoded from the posterior means,
+    `pixels` pixels a forward pass (its activations bound the memory, whatever the tile size)."""
     import numpy as np
     import torch
 
+    batch_size = max(1, pixels // (images.shape[1] * images.shape[2]))
     out = []
     for start in range(0, len(images), batch_size):
         x = torch.from_numpy(images[start : start + batch_size]).permute(0, 3, 1, 2).to(device)

@@ -43,15 +43,29 @@ def _region_means(values: np.ndarray, region: np.ndarray) -> np.ndarray:
         return np.nansum(values * weight, axis=(1, 2)) / weight.sum(axis=(1, 2))
 
 
+SCORE_PIXELS = 256 * 32 * 32  # pixels scored at once: 256 tiles of 32, 16 of 128 (its float64 SSIM maps)
+
+
 def _per_image(samples, data) -> dict[tuple[str, str], np.ndarray]:
-    """{(metric, region): (n,) values} of one chunk of rows, NaN where the image does not count (empty region)."""
+    """{(metric, region): (n,) values} of one chunk of rows, NaN where the image does not count (empty region);
+    scored SCORE_PIXELS pixels at a time (each image's values do not depend on it)."""
     index = samples.index
     if index.max(initial=-1) >= len(data.images):
         raise ValueError(f"samples index test image {index.max()}, the test split has {len(data.images)}")
-    pred, truth = samples.mean.astype(np.float64), data.images[index].astype(np.float64)
-    masks, bands = data.masks[index] > 0, list(data.bands)
-    if pred.shape[-1] != len(bands):
-        raise ValueError(f"samples have {pred.shape[-1]} bands, the dataset {len(bands)} ({bands})")
+    if samples.mean.shape[-1] != len(data.bands):
+        raise ValueError(f"samples have {samples.mean.shape[-1]} bands, the dataset {len(data.bands)} ({data.bands})")
+    rows = max(1, SCORE_PIXELS // (samples.mean.shape[1] * samples.mean.shape[2]))
+    parts: dict[tuple[str, str], list[np.ndarray]] = {}
+    for start in range(0, len(index), rows):
+        block = slice(start, start + rows)
+        for key, values in _scores(samples.mean[block], data.images[index[block]], data.masks[index[block]] > 0,
+                                   list(data.bands)).items():  # fmt: skip
+            parts.setdefault(key, []).append(values)
+    return {key: np.concatenate(values) for key, values in parts.items()}
+
+
+def _scores(pred, truth, masks, bands) -> dict[tuple[str, str], np.ndarray]:
+    pred, truth = pred.astype(np.float64), truth.astype(np.float64)
     angle = spectral_angle(pred, truth)
     ssim = _ssim_map(torch.from_numpy(pred).permute(0, 3, 1, 2), torch.from_numpy(truth).permute(0, 3, 1, 2))
     ssim = ssim.permute(0, 2, 3, 1).numpy()
