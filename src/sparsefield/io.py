@@ -94,6 +94,17 @@ def write_array(group: h5py.Group, name: str, array: np.ndarray) -> h5py.Dataset
     return group.create_dataset(name, data=array, track_times=False, **kwargs)
 
 
+CHUNK_BYTES = 2**20  # an HDF5 chunk of a dataset written in rows: whole rows, about this many bytes
+
+
+def create_rows(group: h5py.Group, name: str, n: int, row: tuple, dtype) -> h5py.Dataset:
+    """An (n, *row) dataset to be filled a block of rows at a time: chunks of whole rows (~CHUNK_BYTES),
+    gzip-compressed, without timestamps (the same bytes for the same rows, whatever the blocks)."""
+    rows = max(1, min(n, CHUNK_BYTES // max(1, int(np.prod(row)) * np.dtype(dtype).itemsize)))
+    return group.create_dataset(name, shape=(n, *row), dtype=dtype, chunks=(rows, *row), compression="gzip",
+                                compression_opts=4, shuffle=True, track_times=False)  # fmt: skip
+
+
 def open_h5(path: str | os.PathLike, what: str) -> h5py.File:
     """Open an HDF5 file for reading, or fail with one line naming it and the fix."""
     path = Path(path)

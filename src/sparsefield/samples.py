@@ -32,7 +32,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from sparsefield.io import atomic_path, open_h5
+from sparsefield.io import atomic_path, create_rows, open_h5
 
 REQUIRED_ATTRS = ("approach", "kind", "dataset", "scheme", "nfe", "seconds_per_image")
 
@@ -59,7 +59,6 @@ class Reconstruction:
     extras: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-CHUNK_BYTES = 2**20  # an HDF5 chunk: whole rows, about this many bytes
 
 
 class SamplesWriter:
@@ -88,11 +87,7 @@ class SamplesWriter:
 
     def _dataset(self, name: str, block: np.ndarray) -> h5py.Dataset:
         if name not in self._file:
-            row = block.shape[1:]
-            rows = max(1, min(self.n, CHUNK_BYTES // max(1, int(np.prod(row)) * block.itemsize)))
-            self._file.create_dataset(name, shape=(self.n, *row), dtype=block.dtype, chunks=(rows, *row),
-                                      compression="gzip", compression_opts=4, shuffle=True,
-                                      track_times=False)  # fmt: skip
+            create_rows(self._file, name, self.n, block.shape[1:], block.dtype)
         return self._file[name]
 
     def write(self, index: np.ndarray, samples: np.ndarray, extras: dict | None = None) -> None:

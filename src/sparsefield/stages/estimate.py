@@ -18,7 +18,7 @@ from sparsefield.baselines.interpolation import reconstruct as interpolate
 from sparsefield.data.images import read_images
 from sparsefield.data.masks import read_masks
 from sparsefield.data.sets import CHUNK
-from sparsefield.io import atomic_path
+from sparsefield.io import atomic_path, create_rows
 
 SPLITS = ("train", "test")
 
@@ -37,9 +37,6 @@ def build_estimate(data_path, masks_path, out_path, *, method: str, threads: int
                 images = read_images(data_path, split, rows).astype(np.float32) / 255.0
                 estimate = interpolate(images, context[rows], method=method, workers=threads).astype(np.float16)
                 if out is None:
-                    out = f.create_group(split).create_dataset(
-                        "estimate", shape=(len(context), *estimate.shape[1:]), dtype=np.float16, track_times=False,
-                        chunks=(min(len(context), 256), *estimate.shape[1:]), compression="gzip", compression_opts=4,
-                        shuffle=True)  # fmt: skip
+                    out = create_rows(f.create_group(split), "estimate", len(context), estimate.shape[1:], np.float16)
                 out[rows] = estimate
         f.attrs.update(method=method, H=images.shape[1], W=images.shape[2])
