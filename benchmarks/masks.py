@@ -3,10 +3,10 @@
     python benchmarks/masks.py [--images 60000] [--repeats 5]
 
 Loops for reference (both give every image its 102 context + 102 query pixels of 1024):
-  * seed001-shared: seed 001's FixedSparseMaskDataset loop, one shared generator
+  * shared-generator: a FixedSparseMaskDataset loop, one shared generator
     (`perm = rng.permutation(1024)` per image). Image i's mask then depends on every
     mask drawn before it, so it breaks the "depends only on (seed, split, i)" contract.
-  * seed001-per-image: the same loop with the per-image generator the contract needs.
+  * per-image-generator: the same loop with the per-image generator the contract needs.
 Prints medians of --repeats runs and the ratios, all measured in this run.
 """
 
@@ -56,8 +56,8 @@ def main(argv: list[str] | None = None) -> None:
         name: median_seconds(fn, args.images, args.repeats)
         for name, fn in [
             ("vectorised", vectorised),
-            ("seed001-shared", loop_shared),
-            ("seed001-per-image", loop_per_image),
+            ("shared-generator", loop_shared),
+            ("per-image-generator", loop_per_image),
         ]
     }
     print(f"{args.images} masks of 32x32 (102 context + 102 query), median of {args.repeats} runs")

@@ -1,4 +1,4 @@
-"""The DDO family (seeds 000/001): DCT, blur, GRF noise, time sampler, masked loss, spectral conv, sampler."""
+"""The DDO family (Lim et al. 2023): DCT, blur, GRF noise, time sampler, masked loss, spectral conv, sampler."""
 
 import math
 

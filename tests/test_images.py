@@ -203,7 +203,7 @@ def _missing_pixel_psnr_linear(image: np.ndarray, rng: np.random.Generator, rati
 
 
 def test_default_builtin_is_about_as_hard_as_cifar10(cut):
-    # DESIGN.md: linear interpolation from 10% of the pixels gives ~20-22 dB on CIFAR-10.
+    # Linear interpolation from 10% of the pixels gives ~20-22 dB on CIFAR-10.
     rng = np.random.default_rng(0)
     psnr = np.array([_missing_pixel_psnr_linear(image, rng) for image in cut.test[:120]])
     assert 20.0 < psnr.mean() < 23.5

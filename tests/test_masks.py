@@ -51,8 +51,8 @@ def test_every_pixel_can_be_taken():
 
 
 def test_counts_match_the_seeds():
-    assert counts(32, 32, 0.1, 0.1) == (102, 102)  # seed 000/001
-    assert counts(32, 32, 0.2, 0.2) == (204, 204)  # seed 002
+    assert counts(32, 32, 0.1, 0.1) == (102, 102)  # conditional DDO's scheme
+    assert counts(32, 32, 0.2, 0.2) == (204, 204)  # the Perceiver IO scheme
 
 
 def test_hdf5_round_trip(tmp_path):
@@ -91,7 +91,7 @@ def test_dense_masks_and_context_image_match_a_loop():
     mask = dense_masks(idx, 32, 32)
     assert mask.shape == (6, 1, 32, 32) and mask.dtype == torch.bool
     loop = torch.zeros(6, 1, 32, 32, dtype=torch.bool)
-    for b in range(6):  # seed 000's create_query_mask_batched, as the reference
+    for b in range(6):  # one generator per image, as the reference
         loop[b, 0, idx[b] // 32, idx[b] % 32] = True
     assert torch.equal(mask, loop)
     images = torch.rand(6, 3, 32, 32)

@@ -1,4 +1,4 @@
-"""Seed 004's masked spectral loss, the KL autoencoder and the PCA reference: known answers and invariants."""
+"""The masked spectral loss, the KL autoencoder and the PCA reference: known answers and invariants."""
 
 import logging
 import math

@@ -1,4 +1,4 @@
-"""One training loop for every learned approach (stage 4 of DESIGN.md).
+"""One training loop for every learned approach (the train stage: docs/architecture.md).
 
 AdamW (Loshchilov & Hutter 2019) with linear warm-up then cosine decay
 (Loshchilov & Hutter 2017, SGDR eq. 5 without restarts), gradient-norm clipping,

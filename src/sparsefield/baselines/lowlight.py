@@ -1,4 +1,4 @@
-"""Low-light restoration of a short exposure's linear RGB tile (seed 003's classical rows).
+"""Low-light restoration of a short exposure's linear RGB tile (the classical low-light rows).
 
     amplify          x_hat = clip(r y, 0, 1)       y: a short exposure's tile, linear RGB in [0, 1];
                                                    r: its exposure ratio (long / short)

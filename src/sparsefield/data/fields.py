@@ -1,4 +1,4 @@
-"""Images and fixed masks as neural-field batches (seed 002's sparse-to-sparse data).
+"""Images and fixed masks as neural-field batches (sparse-to-sparse data of Perceiver IO fields).
 
 Coordinates are pixel centres in [0, 1]²: pixel (y, x) of an H×W image sits at
 ((y + 0.5) / H, (x + 0.5) / W), so the same scene at 2H×2W has its pixels at the
@@ -67,10 +67,10 @@ def field_batch(images: torch.Tensor, context: torch.Tensor, query: torch.Tensor
 
 
 class FieldDataset(torch.utils.data.Dataset):
-    """Images with their fixed masks, as seed 002's (input, output) pixel sets.
+    """Images with their fixed masks, as (input, output) pixel sets.
 
     Item i: input = image i's context pixels, output = its query pixels (the
-    supervised set, seed 000's query-only loss). Everything is precomputed once,
+    supervised set: the query-only loss). Everything is precomputed once,
     so a batch is one fancy-indexing step (`__getitems__`): loading never limits
     training speed.
 

@@ -1,8 +1,8 @@
-"""Images and fixed masks on the dense H×W grid (seeds 000/001: DDO's conditional data).
+"""Images and fixed masks on the dense H×W grid (conditional DDO's data).
 
 A batch holds whole images channels-first in [−1, 1], the context and query pixels as dense
 masks, and optionally a classical estimate from the context pixels (`prior`, [−1, 1]). The
-context image is the image with every non-context pixel zero (seed 001's zero-filled input).
+context image is the image with every non-context pixel zero (the zero-filled input).
 """
 
 from __future__ import annotations

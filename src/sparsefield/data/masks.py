@@ -1,6 +1,6 @@
 """Fixed sparse masks: for every image, disjoint `context` and `query` pixel sets.
 
-Image i of a split always gets the same pixels (seed 001's "fixed mask"), and its
+Image i of a split always gets the same pixels (a "fixed mask"), and its
 mask depends only on (seed, split, i): never on the number of images, their order,
 the batch or the chunk it is generated in. That makes it a counter-based
 construction rather than a stream of draws:

@@ -4,7 +4,7 @@ Every photograph is split once into two regions (`band_mask`): a band spanning i
 shorter side and covering `test_fraction` of its longer side is test, the rest is
 train. A patch is a window that lies entirely inside one region, so no pixel of a
 test patch is ever inside a train patch's footprint, while both splits see every
-photograph (with seven photos a split *by photograph* is a domain shift; DESIGN.md).
+photograph (with seven photos a split *by photograph* is a domain shift).
 Photographers centre their subject, so where the band sits matters: measured with
 linear interpolation from 10% of the pixels on the builtin photos, a band at the
 right edge made test 1.7 dB easier than train, a centred one 1.5 dB harder, a

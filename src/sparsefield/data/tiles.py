@@ -1,6 +1,6 @@
 """Tiles of a raw set through its `metadata.json`: filters, a torch Dataset, and validation.
 
-The seed's EDMPTDataset idea (seed 003), done properly: prior training reads the clean
+Tiles of demosaiced captures for EDM priors and posterior sampling: prior training reads the clean
 (long-exposure) tiles only, evaluation reads noisy/clean pairs (a short exposure's tile and
 the long exposure's tile at the same position of the same scene), and `validate` checks every
 tile a model will see before it sees one: wrong dtype or shape, non-finite values, values

@@ -1,4 +1,5 @@
-"""Family `ddo` (kind ddo; seeds 000 and 001): conditional Denoising Diffusion Operators on the dense grid.
+"""Family `ddo` (kind ddo): conditional Denoising Diffusion Operators on the dense grid
+(Lim et al. 2023, arXiv:2302.07400).
 
 An FNO-UNet (`nn.fno_unet`) conditioned on the zero-filled context image (`nn.context`) generates
 whole images by blurring diffusion in function space (`objectives.blurring`, sampler
@@ -6,10 +7,10 @@ whole images by blurring diffusion in function space (`objectives.blurring`, sam
 
     y = (x − prior) / sigma_data    residual: true (the approach's `estimate:`, a classical estimate
                                     computed once per dataset and scheme, also an input channel)
-    y = x / sigma_data              residual: false (the seeds' plain form)
+    y = x / sigma_data              residual: false (the plain form)
 
 The DSM loss is per pixel and reduced over the supervised pixels (`objectives.masked`): loss "query"
-supervises the query pixels only (seed 000), "full" every pixel (seed 001); train_log.csv logs
+supervises the query pixels only, "full" every pixel (its ablation); train_log.csv logs
 loss_query and loss_full for both.
 
     Params          every key of an approach's `params:` (the config binds against it)
@@ -51,7 +52,7 @@ class Backbone:
 @dataclass(frozen=True)
 class Model:
     backbone: Backbone
-    conditioning: str = "encoder"  # "encoder" (seed 001's context encoder) or "concat" (its simple form)
+    conditioning: str = "encoder"  # "encoder" (a learned context encoder) or "concat" (plain concatenation)
     residual: bool = True  # generate the residual around the approach's estimate (false: the data itself)
     sigma_data: float = 0.5  # std of the generated variable before scaling, in [−1, 1] units
     features: int = 32  # context encoder channels
@@ -72,7 +73,7 @@ class Params:
     evaluation: Curve
     sample: Sample | None = None
     seed: int = 0
-    loss: str = "query"  # supervised pixels: "query" (seed 000) or "full" (seed 001)
+    loss: str = "query"  # supervised pixels: "query" (query-only) or "full" (every pixel)
     objective: dict = field(default_factory=dict)  # keyword arguments of objectives.blurring.BlurringDiffusion
 
     def reads_estimate(self) -> bool:

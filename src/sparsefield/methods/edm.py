@@ -1,4 +1,5 @@
-"""Family `edm` (seed 003): posterior sampling around an unconditional EDM prior (`methods.edm_prior`).
+"""Family `edm`: posterior sampling around an unconditional EDM prior (`methods.edm_prior`)
+with DPS (Chung et al. 2023) or DiffPIR (Zhu et al. 2023).
 
 An approach names its prior (`prior:`, a `priors:` entry trained once into results/priors/{prior}/) and
 restores what it reads with that prior's denoiser D and a likelihood of the observation:

@@ -1,4 +1,5 @@
-"""The prior of family `edm` (seed 003): an unconditional EDM model of P(x_clean), trained once per `priors:` entry.
+"""The prior of family `edm`: an unconditional EDM model of P(x_clean), trained once per `priors:` entry
+(Karras et al. 2022).
 
 EDM (Karras et al. 2022; `objectives.edm`, `nn.edm_unet`) on what the prior's source holds:
 

@@ -1,10 +1,11 @@
-"""Family `field` (kinds score, denoiser, flow; seed 002): a Perceiver IO neural field over pixel coordinates.
+"""Family `field` (kinds score, denoiser, flow): a Perceiver IO neural field over pixel coordinates
+(Jaegle et al. 2022).
 
 An image is observed at its fixed context pixels; the network denoises the values at any set of
-output coordinates jointly. Training follows seed 000's query-only loss: the output tokens are
+output coordinates jointly. Training uses the query-only loss: the output tokens are
 the image's fixed query pixels. The kind picks the objective and its samplers (the registry);
 one EDM-preconditioned denoiser generates the residual around the normconv estimate
-(`residual: false`: the seeds' plain noise → data form).
+(`residual: false`: the plain noise → data form).
 
     Params          every key of an approach's `params:` (the config binds against it)
     training        the training loop's arguments, from the parts below
@@ -51,7 +52,7 @@ class Backbone:
 class Model:
     backbone: Backbone
     sigma_data: float  # std of the generated variable: the residual around normconv, or the data
-    residual: bool = True  # generate the residual around normconv (false: the seeds' plain form)
+    residual: bool = True  # generate the residual around normconv (false: the plain form)
     name: str = "perceiver_io"
 
 
@@ -97,7 +98,7 @@ def batches(params: Params, data):
 
 
 def loss(kind: str, params: Params):
-    """loss_fn(model, batch, noise) -> MaskedLoss: every output is a query pixel (seed 000's query-only loss)."""
+    """loss_fn(model, batch, noise) -> MaskedLoss: every output is a query pixel (the query-only loss)."""
     from sparsefield.objectives.masked import MaskedLoss
 
     process = objective(kind, params)

@@ -1,8 +1,9 @@
-"""Family `vae` (kind vae; seed 004): a KL autoencoder of multispectral leaf images, trained on leaf pixels.
+"""Family `vae` (kind vae): a KL autoencoder (Kingma & Welling 2014) of multispectral leaf images,
+trained on leaf pixels.
 
 `nn.kl_autoencoder.KLAutoencoder` encodes a C-band image (reflectance in [0, 1]) to a latent of
 z_channels at 1/f of the resolution and decodes it back; `objectives.spectral.MaskedSpectralLoss`
-supervises per-band MSE and the spectral angle on the leaf pixels only (loss "masked", seed 004) or on
+supervises per-band MSE and the spectral angle on the leaf pixels only (loss "masked") or on
 every pixel (loss "unmasked", its ablation), plus the KL term. Both run the one training loop and its
 masked reduction; the same network, steps and data, differing only in the mask the loss sees.
 
@@ -55,7 +56,7 @@ class Params:
     train: Train
     evaluation: Curve
     seed: int = 0
-    loss: str = "masked"  # supervised pixels: "masked" (the leaf mask, seed 004) or "unmasked" (every pixel)
+    loss: str = "masked"  # supervised pixels: "masked" (the leaf mask) or "unmasked" (every pixel)
     objective: dict = field(default_factory=dict)  # keyword arguments of objectives.spectral.MaskedSpectralLoss
 
 

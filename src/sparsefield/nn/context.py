@@ -1,9 +1,10 @@
-"""Conditioning an FNO-UNet on the context pixels (seed 001): D(z_t, t, batch) -> the network's output.
+"""Conditioning an FNO-UNet on the context pixels: D(z_t, t, batch) -> the network's output
+(conditional DDO, Lim et al. 2023).
 
     "encoder"  context encoder Conv(c→32)–GN–SiLU–Conv(32→32)–GN–SiLU–Conv(32→32) on the zero-filled
                context image, concatenated with z_t (32 + 3 = 35 channels), projected
-               Conv(35→6)–GN–SiLU–Conv(6→3), then the backbone (seed 001's ConditionalDDOModel)
-    "concat"   [z_t, context image, mask] straight into the backbone (seed 001's simple conditioning)
+               Conv(35→6)–GN–SiLU–Conv(6→3), then the backbone (a learned context encoder)
+    "concat"   [z_t, context image, mask] straight into the backbone (plain concatenation)
 
 With `prior` the mask and the classical estimate are input channels too (c = 3 + 1 + 3 for the
 encoder): the network then models the residual around that estimate (`methods.ddo`). Convolutions

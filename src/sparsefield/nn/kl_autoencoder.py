@@ -1,4 +1,5 @@
-"""KLAutoencoder: a small KL-regularised convolutional autoencoder for C-band images (seed 004's model).
+"""KLAutoencoder: a small KL-regularised convolutional autoencoder for C-band images
+(Kingma & Welling 2014; the KL-regularised autoencoder of Rombach et al. 2022).
 
 The layout of Stable Diffusion's AutoencoderKL (Rombach et al. 2022, §3 and App. G; Kingma & Welling
 2014's reparameterisation) at a size a CPU trains in a minute: a 3×3 input conv; per level
@@ -11,7 +12,7 @@ holds z_channels / f² numbers per pixel (`latent_per_pixel`).
 The network sees each band standardised, (x − shift_c) / scale_c with the training images' per-band
 mean and std (buffers, saved with the weights), and returns reflectance: x̂ = shift + scale · decoder(z).
 
-    forward(sample, mask=None, eps=None)  -> (reconstruction, losses)   seed 004's interface: z = μ + σ eps
+    forward(sample, mask=None, eps=None)  -> (reconstruction, losses)   z = μ + σ eps (the reparameterisation)
                                              (eps None: standard normal in training, 0 in eval), losses of
                                              `objectives.spectral.MaskedSpectralLoss` (mask None: unmasked)
     save_pretrained(folder), from_pretrained(folder)   local weights: config.json + weights.pt, offline;
@@ -110,7 +111,7 @@ class KLAutoencoder(nn.Module):
 
     def forward(self, sample: Tensor, mask: Tensor | None = None, eps: Tensor | None = None,
                 loss: MaskedSpectralLoss | None = None) -> tuple[Tensor, dict]:  # fmt: skip
-        """(reconstruction, losses): seed 004's interface (module docstring); `loss` default MaskedSpectralLoss()."""
+        """(reconstruction, losses): the interface in the module docstring; `loss` default MaskedSpectralLoss()."""
         loss = loss if loss is not None else MaskedSpectralLoss()
         x_hat, posterior = self.reconstruct(sample, eps)
         terms = loss(sample, x_hat, posterior.mean, posterior.logvar, mask, self.scale)

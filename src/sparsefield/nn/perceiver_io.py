@@ -6,7 +6,7 @@ self-attention, decode any number of queries by cross-attention to the latents. 
 enter through Gaussian Fourier features (Tancik et al. 2020), the noise level through a
 sinusoidal embedding added to every token.
 
-Tokens (seed 002's `cat([input, noisy])`):
+Tokens (the input set concatenated with the noisy output set, `cat([input, noisy])`):
 
     input token   Linear_in([γ(p_i), v_i])                 + e(c_noise)   observed pixels
     output token  Linear_out([γ(q_j), x_j, prior_j])       + e(c_noise)   pixels to denoise

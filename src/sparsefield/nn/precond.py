@@ -15,7 +15,7 @@ with c_skip = σ_d²/(σ² + σ_d²), c_out = σ σ_d / sqrt(σ² + σ_d²), c_i
 c_noise = ln(σ)/4. With F ≡ 0 (the backbone's zero-initialised last layer) D is exactly the
 posterior mean E[x0 | x̃] when x0 − prior ~ N(0, σ_d² I): an untrained model already returns the
 prior's Gaussian answer, and training adds only the correction. With `residual=False` (the
-seeds' plain formulation) prior = 0 and the backbone receives prior=None.
+plain formulation) prior = 0 and the backbone receives prior=None.
 """
 
 from __future__ import annotations

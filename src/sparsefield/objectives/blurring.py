@@ -1,4 +1,4 @@
-"""Blurring diffusion in function space (seeds 000/001: DDO; Hoogeboom & Salimans 2023; Lim et al. 2023).
+"""Blurring diffusion in function space (DDO: Lim et al. 2023, arXiv:2302.07400; Hoogeboom & Salimans 2023).
 
 Everything acts per mode of the orthonormal 2-D DCT-II, `dct2` (the basis of the heat equation with
 Neumann boundaries on the unit square; pixel n of N sits at x = (n + ½)/N, mode k is cos(π k x)).

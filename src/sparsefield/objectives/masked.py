@@ -3,14 +3,14 @@
     L_b = Σ_j m_bj ℓ_bj / max(Σ_j m_bj, 1)        per sample b, then the mean over the batch
 
 with m the supervision weights (1 where supervised), broadcast to ℓ's shape first, so a per-pixel
-mask (B, 1, H, W) counts every channel of a supervised pixel. Seed 000's query-only loss, its
-full-image ablation and seed 004's leaf-pixel loss are three masks m over one formula. A sample
+mask (B, 1, H, W) counts every channel of a supervised pixel. The query-only loss of conditional
+DDO, its full-image ablation and the multispectral VAE's leaf-pixel loss are three masks m over one formula. A sample
 with no supervised element has L_b = 0 (not NaN: the max(·, 1) is explicit, not an epsilon) and is
 left out of the batch mean, so an empty mask neither pulls the loss to zero nor rescales the
-others' gradients (seed 004 divides by Σ m + 1e-8: an empty mask there is a silent zero that still
+others' gradients (dividing by Σ m + 1e-8 instead makes an empty mask there is a silent zero that still
 counts); m = None supervises every element (the plain mean per sample).
 
-A family's loss may add further terms (seed 004: the spectral angle and the KL divergence), each
+A family's loss may add further terms (the VAE: the spectral angle and the KL divergence), each
 the same reduction of its own per-element value over its own mask, times a coefficient:
 
     L = masked_loss(ℓ, m) + Σ_k c_k masked_loss(ℓ_k, m_k)

@@ -1,4 +1,4 @@
-"""Seed 004's masked loss of a multispectral KL autoencoder, trained on leaf pixels only.
+"""The masked loss of a multispectral KL autoencoder, trained on leaf pixels only.
 
 x: the image (B, C, H, W), reflectance in [0, 1] (the data's own scale; no [−1, 1] mapping);
 x̂: its reconstruction; s_c: band c's std on the training images; m: the leaf mask.

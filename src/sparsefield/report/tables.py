@@ -92,9 +92,9 @@ pixels; `remaining` = neither context nor query; `full` = the whole image. SSIM 
 2×: PSNR on the grid of twice the resolution against the true 2× test images — an approach's own
 prediction there (learned approaches), or bicubic upsampling of its H×W prediction.
 
-**By region** (learned approaches; seed 000's ablation): PSNR of the posterior mean and of the mean
-of K on the query pixels, the remaining ones and the full image. The context region is not a column:
-every approach keeps the observed pixels as observed (PSNR ∞ there)."""
+**By region** (learned approaches; the query-only against full-image loss ablation): PSNR of the posterior
+mean and of the mean of K on the query pixels, the remaining ones and the full image. The context region is
+not a column: every approach keeps the observed pixels as observed (PSNR ∞ there)."""
 
 
 def cell(value, digits: int) -> str:

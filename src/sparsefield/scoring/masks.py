@@ -10,7 +10,7 @@ Rows (metrics.csv, long format), per (metric, region, estimator):
                                 deterministic case), and 90%-interval coverage when K > 1
     region/estimator "-"        costs of the whole approach (seconds_per_image, nfe, params, ...)
 
-Extra regions: `query_alone` scores samples drawn at the query pixels alone (seed 002's
+Extra regions: `query_alone` scores samples drawn at the query pixels alone (the
 sparse-to-sparse task, learned approaches); `full_2x` scores predictions on the grid of twice the
 resolution against the true 2× test images: estimator "mean" for an approach's own 2× prediction,
 "bicubic" for bicubic upsampling of its H×W mean prediction.
