@@ -42,7 +42,7 @@ def write_capture(root: Path, size: int) -> Path:
     xyz2cam, gains = random_xyz2cam(rng), random_gains(rng)
     shot, read = random_noise_levels(rng)
     raw = expose(mosaic_rggb(unprocess(scene, rgb2cam_of(xyz2cam), gains)), ratio=1.0, shot=shot / 100,
-                 read=read / 100**2, rng=rng)  # fmt: skip
+                 read=read / 100**2, rng=rng)
     path = root / "Sony/long/00001_00_10s.dng"
     path.parent.mkdir(parents=True)
     write_dng(path, raw, xyz2cam=xyz2cam, as_shot_neutral=(1 / gains.red, 1.0, 1 / gains.blue), exposure_s=10.0)
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
 
         def job():
             demosaic_capture(path, root / "out.pt", root / "out.json", root=root, camera="Sony",
-                             tile_size=args.tile, stride=args.tile, algorithm="AHD")  # fmt: skip
+                             tile_size=args.tile, stride=args.tile, algorithm="AHD")
 
         seconds = median_seconds(job, args.repeats)
         ratio = seconds / develop_seconds["AHD"]

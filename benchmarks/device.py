@@ -67,7 +67,7 @@ def prior_loop(config: dict, n_images: int, device) -> tuple[str, dict]:
     params = bind(edm_prior.PriorParams, config["priors"][name].get("params", {}), f"priors.{name}.params")
     images = builtin_images(n_train=n_images, n_test=params.validation.images)
     train_x, val = (torch.as_tensor(split).permute(0, 3, 1, 2).float() / 127.5 - 1.0
-                    for split in (images.train, images.test))  # fmt: skip
+                    for split in (images.train, images.test))
     windows = CropDataset(train_x, min(params.crop, *train_x.shape[2:]), params.stride)
     return name, edm_prior.prior_training(params, {"dataset": "builtin"}, windows, val, device)
 
@@ -116,7 +116,7 @@ def timed(name: str, loop: dict, seconds: float, device, probe_steps: int = 5) -
     return dict(name=name, steps=steps, batch=loop["batch_size"], samples_per_s=run["samples_per_s"],
                 seconds=run["seconds"], probe_seconds=probe_seconds, peak_gib=peak_memory_gib(device),
                 dtype=str(dtype.dtype).removeprefix("torch."), loss=run["loss"], workers=loop.get("num_workers", 0),
-                params_m=sum(p.numel() for p in loop["model"].parameters()) / 1e6)  # fmt: skip
+                params_m=sum(p.numel() for p in loop["model"].parameters()) / 1e6)
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--config", nargs="+", default=[f"config/paper/{s}.yaml" for s in ("cifar10", "leaves")],
                         help="study configs, merged as Snakemake merges several --configfile")
     parser.add_argument("--record", default=None, help="on CUDA, write the rows here with the GPU's name "
-                        "(default benchmarks/device_results.json)")  # fmt: skip
+                        "(default benchmarks/device_results.json)")
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--families", nargs="+", default=[*FAMILIES, "prior"], choices=[*FAMILIES, "prior"])
     parser.add_argument("--device", default="auto")
@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         rows.append(row)
         print(f"  {row['name']:<28} {row['params_m']:6.2f}M params  batch {row['batch']:4d}  {row['steps']:6d} steps"
               f"  {row['samples_per_s']:9.1f} samples/s  peak {row['peak_gib']:6.2f} GiB  first layer {row['dtype']}"
-              f"  loss {row['loss']:.4g}  workers {row['workers']}  (probe {row['probe_seconds']:.1f} s)")  # fmt: skip
+              f"  loss {row['loss']:.4g}  workers {row['workers']}  (probe {row['probe_seconds']:.1f} s)")
         if not math.isfinite(row["loss"]):
             raise SystemExit(f"{row['name']}: the loss is {row['loss']} after {row['steps']} steps")
         if device.type == "cuda" and row["dtype"] != "bfloat16":
@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         record = Path(args.record or Path(__file__).parent / "device_results.json")
         families = [dict(row, family=name) for name, row in zip(args.families, rows, strict=True)]
         record.write_text(json.dumps({"gpu": torch.cuda.get_device_name(device), "torch": torch.__version__,
-                                      "configs": args.config, "families": families}, indent=1) + "\n")  # fmt: skip
+                                      "configs": args.config, "families": families}, indent=1) + "\n")
     return rows
 
 

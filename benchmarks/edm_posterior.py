@@ -34,10 +34,10 @@ def inputs_of(entry: dict, root: Path) -> dict:
     """The files an approach reads, as the workflow names them (workflow/rules/common.smk)."""
     if KINDS[entry["kind"]].reads == "tiles":
         files = {"metadata": root / f"results/tiles/{entry['rawset']}/metadata.json",
-                 "noise": root / f"results/tiles/{entry['rawset']}/noise.json"}  # fmt: skip
+                 "noise": root / f"results/tiles/{entry['rawset']}/noise.json"}
     else:
         files = {"data": root / f"results/data/{entry['dataset']}.h5",
-                 "masks": root / f"results/masks/{entry['dataset']}/{entry['scheme']}.h5"}  # fmt: skip
+                 "masks": root / f"results/masks/{entry['dataset']}/{entry['scheme']}.h5"}
     return {**files, "model": root / f"results/priors/{entry['prior']}/model.pt"}
 
 
@@ -76,7 +76,7 @@ def main(argv=None) -> list[dict]:
     torch.set_num_threads(args.threads)
     root = Path(args.root)
     config = validate_config(yaml.safe_load(Path(args.config).read_text()),
-                             Path(__file__).parents[1] / "workflow/schemas/config.schema.yaml")  # fmt: skip
+                             Path(__file__).parents[1] / "workflow/schemas/config.schema.yaml")
     bound = approach_params(config)
     names = args.approaches or sorted(n for n, e in config["approaches"].items() if KINDS[e["kind"]].posterior)
     rows = []
@@ -99,7 +99,7 @@ def main(argv=None) -> list[dict]:
             shown = " ".join(f"{k}={v}" for k, v in change.items())
             score = headline(entry["kind"], result.samples, data)
             print(f"{name} {shown}: {seconds:.1f} s ({seconds / BUDGET_S:.2f} x the {BUDGET_S:g} s budget), "
-                  f"NFE {result.attrs['nfe']}, {score}", flush=True)  # fmt: skip
+                  f"NFE {result.attrs['nfe']}, {score}", flush=True)
     return rows
 
 

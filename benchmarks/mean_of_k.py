@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> dict:
     with torch.no_grad():
         samples, posterior_mean, nfe, _ = field.joint_grid(
             kind, model, field.objective(kind, params), test, sampler=params.sample.sampler, steps=params.sample.steps,
-            k=args.k, seed=params.seed, batch_size=16, device="cpu")  # fmt: skip
+            k=args.k, seed=params.seed, batch_size=16, device="cpu")
     scores[f"posterior mean (first step, over {args.k} starts)"] = field.missing_psnr(posterior_mean[:, None], test)
     k = 1
     while k <= args.k:

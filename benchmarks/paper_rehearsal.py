@@ -70,12 +70,12 @@ def run(study: str, workdir: Path, paths: dict, targets: list[str], device: str 
     """The study's paper DAG with the overlay, in workdir; its wall seconds."""
     config = yaml.safe_load((ROOT / STUDIES[study]).read_text())
     overlay = rehearsal_overlay(config, paths=paths, prior_batch=PRIOR_BATCH if device == "cpu" else None,
-                                device=device)  # fmt: skip
+                                device=device)
     (workdir / "overlay.yaml").write_text(yaml.safe_dump(overlay, sort_keys=False))
     cmd = [sys.executable, "-m", "snakemake", *targets, "-s", str(ROOT / "Snakefile"), "--directory", str(workdir),
            "--configfile", str(ROOT / STUDIES[study]), str(workdir / "overlay.yaml"), "--replace-workflow-config",
            "--cores", "2", "--resources", "gpu=1", f"mem_mb={MEMORY_MB}", "--set-resources",
-           *(f"{rule}:mem_mb={mb}" for rule, mb in JOB_MB.items())]  # fmt: skip
+           *(f"{rule}:mem_mb={mb}" for rule, mb in JOB_MB.items())]
     start = time.perf_counter()
     subprocess.run(cmd, check=True, cwd=ROOT)
     return time.perf_counter() - start
@@ -165,14 +165,14 @@ def units(study: str, table: pd.DataFrame, results: Path, config: dict, ran: dic
         elif rule in ("train", "prior") and (entry or job in (config.get("priors") or {})):
             log = pd.read_csv(results / ("priors" if rule == "prior" else "") / job / "train_log.csv")
             params, run_params = ((config["priors"][job]["params"], ran["priors"][job]["params"]) if rule == "prior"
-                                  else (entry["params"], ran["approaches"][job]["params"]))  # fmt: skip
+                                  else (entry["params"], ran["approaches"][job]["params"]))
             n_train = {"cifar10": REAL["cifar10"]["train_images"], "leaves": REAL["leaves"]["tiles"] * 0.7}.get(study)
             unit, done = "training example", len(log) * run_params["train"]["batch_size"]
             paper, seconds = _samples(params, n_train), t0 + float(log.seconds.iloc[-1])
         grows = rule in ("images", "masks", "estimate", "tiles")  # outputs that follow the data
         size = size if size is not None else paper / done if grows else 1.0
         rows.append({"unit": unit, "done": done, "paper": paper, "jobs": jobs_, "size": size,
-                     "s_per_unit": max(seconds - t0, 0.0) / done})  # fmt: skip
+                     "s_per_unit": max(seconds - t0, 0.0) / done})
     return pd.DataFrame(rows, index=table.index).assign(t0=t0)
 
 
@@ -197,7 +197,7 @@ def report(study: str, workdir: Path, wall: float) -> str:
         table.loc[few, "s_per_unit"] = largest.s_per_unit
     on_gpu = [n for n, e in config["approaches"].items() if KINDS[e["kind"]].learned or KINDS[e["kind"]].posterior]
     table["gpu"] = table.rule.isin(["train", "prior"]) | (table.rule.isin(["reconstruct", "sweep"])
-                                                          & table.job.isin(on_gpu))  # fmt: skip
+                                                          & table.job.isin(on_gpu))
     table["paper_s"] = (table.t0 + table.s_per_unit * table.paper) * table.jobs
     table["paper_gb"] = table.written_mb * table.jobs * table["size"] / 1024
     pss = pd.concat([pd.read_csv(p, sep="\t").iloc[-1:] for p in sorted((results / "benchmarks").rglob("*.tsv"))])
@@ -208,16 +208,16 @@ def report(study: str, workdir: Path, wall: float) -> str:
     shown = table[["rule", "job", "seconds", "peak_rss_mb", "peak_pss_mb", "written_mb"]]
     lines = [f"# Rehearsal of config/paper/{study}.yaml on this CPU: {len(table)} jobs, {wall / 60:.1f} min wall", "",
              "## Jobs (Snakemake's benchmark files; RSS sums a job's processes, PSS shares their common pages)", "",
-             markdown(shown), ""]  # fmt: skip
+             markdown(shown), ""]
     per_rule = table.groupby(["rule", "gpu"]).agg(jobs=("jobs", "sum"), cpu_h=("paper_s", "sum"),
                                                   peak_rss_mb=("peak_rss_mb", "max"),
                                                   peak_pss_mb=("peak_pss_mb", "max"),
-                                                  written_gb=("paper_gb", "sum")).reset_index()  # fmt: skip
+                                                  written_gb=("paper_gb", "sum")).reset_index()
     per_rule["cpu_h"] /= 3600
     per_rule["slurm_mem_mb"] = [limit.get(rule, default_mb) for rule in per_rule.rule]
     per_rule["gpu"] = per_rule.gpu.map({True: "GPU job", False: "-"})
     lines += ["## The paper run (hours of this CPU; peak memory against profiles/slurm's mem_mb)", "",
-              markdown(per_rule), ""]  # fmt: skip
+              markdown(per_rule), ""]
     rates = device_rates()
     names = sorted({name for _, name in rates.values()})
     gpu_note = f"samples/s of {names} in benchmarks/device_results.json" if rates else "not measured on a GPU"
@@ -226,7 +226,7 @@ def report(study: str, workdir: Path, wall: float) -> str:
               f"- data jobs: {hours(table[~table.gpu].paper_s.sum())} of this CPU",
               f"- GPU jobs: {hours(table[table.gpu].paper_s.sum())} of this CPU, for scale only; GPU-hours: "
               f"{gpu_note}",
-              f"- written: {table.paper_gb.sum():.3g} GB in all"]  # fmt: skip
+              f"- written: {table.paper_gb.sum():.3g} GB in all"]
     return "\n".join(lines) + "\n"
 
 

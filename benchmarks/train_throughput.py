@@ -49,7 +49,7 @@ def setup(config_path, approach: str, n_images: int = 2000):
     """(family module, kind, params, training data) of a learned approach of a config (a path, or a config dict
     already validated)."""
     config = config_path if isinstance(config_path, dict) else validate_config(yaml.safe_load(open(config_path)),
-                                                                                SCHEMA)  # fmt: skip
+                                                                                SCHEMA)
     config_path = config_path if not isinstance(config_path, dict) else "the config"
     if approach not in config["approaches"]:
         raise SystemExit(f"{config_path}: no approach {approach!r}; have {sorted(config['approaches'])}")
@@ -64,7 +64,7 @@ def setup(config_path, approach: str, n_images: int = 2000):
     images = builtin_images(n_train=n_images, n_test=10).train
     n_context, n_query = counts(32, 32, scheme["context_ratio"], scheme["query_ratio"])
     context, query = generate_masks(seed=scheme["seed"], split="train", index=np.arange(len(images)), height=32,
-                                    width=32, n_context=n_context, n_query=n_query)  # fmt: skip
+                                    width=32, n_context=n_context, n_query=n_query)
     kind, params = entry["kind"], approach_params(config)[approach]
     data = MaskedImages(images, context, query)
     if hasattr(params, "reads_estimate") and params.reads_estimate():  # the speed does not depend on which estimate
@@ -141,18 +141,18 @@ def main(argv: list[str] | None = None) -> dict:
         runs.setdefault(f"full loop, {args.threads[0]} thread(s)", []).append(full(*where, args.threads[0]))
         if args.side_by_side > 1:
             runs.setdefault(f"{args.side_by_side} x bare, 1 thread each, side by side",
-                            []).append(side_by_side(*where, args.side_by_side))  # fmt: skip
+                            []).append(side_by_side(*where, args.side_by_side))
     medians = {name: statistics.median(values) for name, values in runs.items()}
     print(f"{args.approach} ({args.config}), {args.steps} steps, median of {args.repeats} alternating runs")
     for name, value in medians.items():
         print(f"  {name:<45} {value:8.1f} samples/s")
     first = f"bare, {args.threads[0]} thread(s)"
     print(f"  ratio full loop / bare ({args.threads[0]} thread(s))          "
-          f"{medians[f'full loop, {args.threads[0]} thread(s)'] / medians[first]:8.3f}   (target >= 0.9)")  # fmt: skip
+          f"{medians[f'full loop, {args.threads[0]} thread(s)'] / medians[first]:8.3f}   (target >= 0.9)")
     if args.side_by_side > 1 and f"bare, {args.side_by_side} thread(s)" in medians:
         together = medians[f"{args.side_by_side} x bare, 1 thread each, side by side"]
         print(f"  ratio side by side / one {args.side_by_side}-thread job            "
-              f"{together / medians[f'bare, {args.side_by_side} thread(s)']:8.3f}")  # fmt: skip
+              f"{together / medians[f'bare, {args.side_by_side} thread(s)']:8.3f}")
     return medians
 
 

@@ -21,7 +21,7 @@ def build_tiles(tmp_path_factory, *, tile_size: int, rawset: str, **builtin):
     metas = []
     for name, capture in captures(read_lists(root, "Sony")).items():
         demosaic_capture(root / capture.path, tiles / f"{name}.pt", tiles / f"{name}.json", root=root,
-                         camera="Sony", tile_size=tile_size, stride=tile_size)  # fmt: skip
+                         camera="Sony", tile_size=tile_size, stride=tile_size)
         metas.append(tiles / f"{name}.json")
     write_metadata(metas, tiles / "metadata.json", rawset=rawset)
     return tiles / "metadata.json", root
@@ -32,4 +32,4 @@ def tiny_tiles(tmp_path_factory):
     """A tiny builtin raw set (2 train, 1 val, 2 test scenes of 64 px; ratios 100, 300), demosaiced
     into 32 px tiles: (metadata.json path, raw set root)."""
     return build_tiles(tmp_path_factory, tile_size=32, rawset="tiny", n_train=2, n_val=1, n_test=2, size=64,
-                       ratios=[100, 300], seed=3)  # fmt: skip
+                       ratios=[100, 300], seed=3)

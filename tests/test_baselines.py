@@ -141,14 +141,14 @@ def write_inputs(tmp_path, n=4, mask_hw=(H, W)):
 def run_baseline(data_path, masks_path, out_path, *, method, approach, dataset, scheme, n_images=None):
     """The reconstruct stage for a classical kind (what the reconstruct rule runs)."""
     reconstruct_stage({"data": data_path, "masks": masks_path}, out_path, approach=approach, kind=method, settings={},
-                      dataset=dataset, scheme=scheme, n_images=n_images)  # fmt: skip
+                      dataset=dataset, scheme=scheme, n_images=n_images)
 
 
 def test_run_baseline_end_to_end(tmp_path):
     data_path, masks_path, images, context = write_inputs(tmp_path)
     out_path = tmp_path / "linear" / "samples.h5"
     run_baseline(data_path, masks_path, out_path, method="linear", approach="linear_ddo", dataset="tiny",
-                 scheme="ddo", n_images=3)  # fmt: skip
+                 scheme="ddo", n_images=3)
     result = read_samples(out_path)
     assert result.samples.shape == (3, 1, H, W, 3)
     np.testing.assert_array_equal(result.index, np.arange(3))

@@ -32,14 +32,14 @@ def test_demosaic_benchmark_runs(repo_root, capsys):
 def test_train_throughput_benchmark_runs(repo_root, monkeypatch, capsys):
     monkeypatch.chdir(repo_root)
     medians = benchmark(repo_root, "train_throughput").main(
-        ["--steps", "2", "--repeats", "1", "--threads", "1", "--side-by-side", "0"])  # fmt: skip
+        ["--steps", "2", "--repeats", "1", "--threads", "1", "--side-by-side", "0"])
     assert all(value > 0 for value in medians.values()) and "ratio full loop / bare" in capsys.readouterr().out
 
 
 def test_train_throughput_benchmark_runs_a_ddo_approach(repo_root, monkeypatch, capsys):
     monkeypatch.chdir(repo_root)
     medians = benchmark(repo_root, "train_throughput").main(
-        ["--approach", "ddo", "--steps", "1", "--repeats", "1", "--threads", "1", "--side-by-side", "0"])  # fmt: skip
+        ["--approach", "ddo", "--steps", "1", "--repeats", "1", "--threads", "1", "--side-by-side", "0"])
     assert all(value > 0 for value in medians.values()) and "ddo (config/config.yaml)" in capsys.readouterr().out
 
 
@@ -96,7 +96,7 @@ def test_edm_posterior_benchmark_runs(repo_root, tmp_path, capsys):
     (tmp_path / "results/masks/tiny").mkdir(parents=True)
     build_images(tmp_path / "results/data/tiny.h5", source="builtin", n_train=8, n_test=4, size=8, seed=0)
     build_masks(tmp_path / "results/data/tiny.h5", tmp_path / "results/masks/tiny/cq.h5", scheme="cq",
-                context_ratio=0.1, query_ratio=0.1, seed=0)  # fmt: skip
+                context_ratio=0.1, query_ratio=0.1, seed=0)
     backbone = {"ch": 8, "ch_mult": [1, 2], "num_blocks": 1, "attention": True, "dropout": 0.0}
     net = edm_prior.build(edm_prior.Backbone(**{**backbone, "ch_mult": (1, 2)}), sigma_data=0.5, mean=[0.0] * 3)
     (tmp_path / "results/priors/p").mkdir(parents=True)
@@ -104,12 +104,12 @@ def test_edm_posterior_benchmark_runs(repo_root, tmp_path, capsys):
     torch.save({"state_dict": net.state_dict(), "config": config}, tmp_path / "results/priors/p/model.pt")
     prior = {"dataset": "tiny", "params": {"backbone": backbone, "train": {"steps": 1, "batch_size": 1, "lr": 1e-3}}}
     approach = {"kind": "edm_sparse", "dataset": "tiny", "scheme": "cq", "prior": "p",
-                "params": {"sample": {"sampler": "diffpir", "steps": 2, "n_samples": 2}}}  # fmt: skip
+                "params": {"sample": {"sampler": "diffpir", "steps": 2, "n_samples": 2}}}
     (tmp_path / "config.yaml").write_text(yaml.safe_dump({
         "datasets": {"tiny": {"source": "builtin", "n_train": 8, "n_test": 4, "size": 8}},
         "schemes": {"cq": {"context_ratio": 0.1, "query_ratio": 0.1}}, "approaches": {"e": approach},
-        "priors": {"p": prior}, "evaluation": {"n_images": 2}}))  # fmt: skip
+        "priors": {"p": prior}, "evaluation": {"n_images": 2}}))
     rows = benchmark(repo_root, "edm_posterior").main(
-        ["--config", str(tmp_path / "config.yaml"), "--root", str(tmp_path), "--set", "steps=1,2"])  # fmt: skip
+        ["--config", str(tmp_path / "config.yaml"), "--root", str(tmp_path), "--set", "steps=1,2"])
     assert [(row["steps"], row["nfe"]) for row in rows] == [(1, 1), (2, 2)]
     assert "x the 60 s budget" in capsys.readouterr().out

@@ -114,7 +114,7 @@ def write_gaussian_tiles(folder, isos, ratios=(100.0, 300.0), n_tiles=8, size=32
                     "tile_id": f"{name}_{t}", "capture": name, "file": f"{name}.pt", "index": t, "split": "train",
                     "scene": scene, "iso": iso, "data_type": "clean" if r == 1 else "noisy", "ratio": r,
                     "clean_tile_id": None if r == 1 else f"{scene}_00_10s_{t}",
-                })  # fmt: skip
+                })
     (folder / "metadata.json").write_text(json.dumps({"rawset": "gaussian", "tile_size": size, "tiles": records}))
     return folder / "metadata.json"
 
@@ -165,7 +165,7 @@ def builtin(tmp_path_factory):
     """Seed 0 (the config's): train scenes at ISO 200 and 10874 (read 0.006 and 51 times the 1/12 DN^2
     of rounding), 128 px, x100 and x300, tiles of 64: (metadata.json, raw set root)."""
     return build_tiles(tmp_path_factory, tile_size=64, rawset="calibration", n_train=2, n_val=0, n_test=1, size=128,
-                       ratios=[100, 300], seed=0)  # fmt: skip
+                       ratios=[100, 300], seed=0)
 
 
 def test_noise_profile_reader_agrees_with_tifffile(builtin, tmp_path):

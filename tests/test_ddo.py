@@ -62,7 +62,7 @@ def test_grf_correlation_matches_the_kernel_at_every_resolution():
     process = BlurringDiffusion(length_scale=0.05)
     kernel = math.exp(-((1 / 32) ** 2) / (2 * 0.05**2))  # 0.823 at a lag of 1/32 of the unit square
     measured = {size: _lag_correlation(process, size, n, size // 32) for size, n in ((32, 4000), (64, 1000),
-                                                                                       (128, 250))}  # fmt: skip
+                                                                                       (128, 250))}
     for size, (rho, var) in measured.items():
         assert var == pytest.approx(1.0, abs=0.05), size  # unit variance per pixel
         assert rho == pytest.approx(kernel, abs=0.03), size
@@ -83,7 +83,7 @@ def test_low_discrepancy_times_cover_the_unit_interval():
 def _params(**over):
     settings = dict(model={"backbone": {"ch": 8, "ch_mult": [1, 2], "num_res_blocks": 1, "modes": 4},
                            "sigma_data": 0.2}, train={"steps": 1, "batch_size": 2, "lr": 1e-3},
-                    evaluation={"every": 1, "images": 2, "k": 1, "steps": 2, "sampler": "ancestral"})  # fmt: skip
+                    evaluation={"every": 1, "images": 2, "k": 1, "steps": 2, "sampler": "ancestral"})
     settings.update(over)
     return bind(ddo.Params, settings, "params")
 
@@ -173,7 +173,7 @@ def test_ancestral_sampler_with_the_exact_model_reproduces_a_gaussian(prediction
     torch.testing.assert_close(dct2(first)[:, 0].mean(0), mean_k, atol=0.05, rtol=0)  # E[x₀] at t = 1
     blurred, _ = SAMPLERS["ancestral"](D, process, randn, steps=200)  # z₀'s mean: blurred by d_k(0)
     torch.testing.assert_close(dct2(blurred)[:, 0].mean(0), process.alpha(0.0, size, size) * mean_k, atol=0.04,
-                               rtol=0)  # fmt: skip
+                               rtol=0)
 
 
 def test_posterior_mean_of_an_x0_model_is_its_first_estimate():
@@ -184,7 +184,7 @@ def test_posterior_mean_of_an_x0_model_is_its_first_estimate():
     with torch.no_grad():  # as the reconstruct stage runs it
         samples, posterior_mean, nfe, _ = ddo.sample_grid("ddo", net.eval(), ddo.objective("ddo", params), data,
                                                           model=params.model, task=0, sampler="ancestral_x0", steps=3,
-                                                          k=2, seed=0, batch_size=3, device="cpu")  # fmt: skip
+                                                          k=2, seed=0, batch_size=3, device="cpu")
     assert samples.shape == (4, 2, 8, 8, 3) and nfe == 3
     observed = np.zeros((4, 64), bool)
     np.put_along_axis(observed, data.context, True, axis=1)

@@ -53,7 +53,7 @@ def test_cuda_without_a_gpu_is_one_line_naming_the_job_and_the_fix(monkeypatch):
 def test_concurrent_gpu_jobs_take_different_gpus(three_gpus):
     """Three jobs at once (three processes) get cuda:0, cuda:1, cuda:2; a fourth is told there are only three."""
     jobs = [subprocess.Popen([sys.executable, "-c", textwrap.dedent(FAKE), f"train a{i}"], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(3)]  # fmt: skip
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(3)]
     try:
         claimed = [job.stdout.readline().strip() for job in jobs]
         assert sorted(claimed) == ["cuda:0", "cuda:1", "cuda:2"]

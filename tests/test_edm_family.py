@@ -21,7 +21,7 @@ from sparsefield.params import bind
 def rawset(tmp_path_factory):
     """A builtin raw set of 64-px scenes (1 train, 1 val, 1 test; x100, x300) cut into 32-px tiles: metadata.json."""
     return build_tiles(tmp_path_factory, tile_size=32, rawset="edm", n_train=1, n_val=1, n_test=1, size=64,
-                       ratios=[100, 300], seed=0)[0]  # fmt: skip
+                       ratios=[100, 300], seed=0)[0]
 
 
 def test_capture_crops_put_every_tile_back_where_it_was_cut(rawset):
@@ -112,7 +112,7 @@ def test_sparse_samples_keep_the_observed_pixels_and_never_depend_on_the_batch(s
     np.put_along_axis(observed, data.context, True, axis=1)
     truth = (data.images.reshape(3, 64, 3) / 255.0)[:, None].repeat(2, 1)
     np.testing.assert_allclose(whole.reshape(3, 2, 64, 3)[observed[:, None].repeat(2, 1)],
-                               truth[observed[:, None].repeat(2, 1)], atol=1e-6)  # fmt: skip
+                               truth[observed[:, None].repeat(2, 1)], atol=1e-6)
     assert not np.allclose(whole[:, 0], whole[:, 1])  # K samples differ
 
 
@@ -126,10 +126,10 @@ def test_lowlight_denoise_and_diffpir_run_on_a_raw_set(rawset, tmp_path):
     model = edm_prior.build(edm_prior.Backbone(ch=8, ch_mult=(1, 2)), sigma_data=0.1, mean=[-0.8, -0.8, -0.8])
     with torch.no_grad():
         denoised, nfe, _ = edm.restore_tiles("edm_denoise", bind(edm.Params, {"sample": {}}, "p"), pairs, model,
-                                             calibration, "cpu")  # fmt: skip
+                                             calibration, "cpu")
         settings = {"sample": {"sampler": "diffpir", "steps": 2, "n_samples": 2, "sigma_max": 1.0}}
         restored, _, _ = edm.restore_tiles("edm_lowlight", bind(edm.Params, settings, "p"), pairs, model,
-                                           calibration, "cpu", n=3)  # fmt: skip
+                                           calibration, "cpu", n=3)
     assert denoised.shape == (len(pairs), 1, 32, 32, 3) and nfe == 1
     assert restored.shape == (3, 2, 32, 32, 3) and np.all((restored >= 0) & (restored <= 1))
 
@@ -180,7 +180,7 @@ def test_sparsity_groups_follow_the_schemes_context_ratio(config, schema):
     validate_config(config, schema)
     groups = sparsity_groups(config)
     assert groups["biharmonic"] == {0.05: "biharmonic_c05", 0.1: "biharmonic", 0.2: "biharmonic_c20",
-                                    0.4: "biharmonic_c40"}  # fmt: skip
+                                    0.4: "biharmonic_c40"}
     assert set(groups["edm_sparse_dps"]) == {0.05, 0.1, 0.2, 0.4}
     changed = copy.deepcopy(config["approaches"]["edm_sparse_dps_c20"])  # YAML aliases share dicts: copy one
     changed["params"]["sample"]["steps"] = 7  # another model: out of the group

@@ -19,7 +19,7 @@ SETTINGS = {
     "evaluation": {"every": 1, "images": 3, "k": 1, "steps": 2, "sampler": "heun"},
     "sample": {"sampler": "heun", "steps": 3, "n_samples": 2, "sweep_nfe": [2, 5], "sweep_images": 2,
                "batch_size": 4},
-}  # fmt: skip
+}
 
 
 @pytest.fixture
@@ -27,7 +27,7 @@ def data():
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (6, 8, 8, 3), dtype=np.uint8)
     context, query = generate_masks(seed=1, split="test", index=np.arange(6), height=8, width=8, n_context=13,
-                                    n_query=6)  # fmt: skip
+                                    n_query=6)
     twice = rng.integers(0, 256, (6, 16, 16, 3), dtype=np.uint8)
     return MaskedImages(images, context, query, twice)
 
@@ -45,7 +45,7 @@ def test_untrained_residual_model_has_normconvs_posterior_mean(kind, sampler, da
     with torch.no_grad():
         samples, posterior_mean, nfe, _ = field.joint_grid(kind, model, field.objective(kind, params), data,
                                                            sampler=sampler, steps=3, k=2, seed=0, batch_size=4,
-                                                           device="cpu")  # fmt: skip
+                                                           device="cpu")
     expected = normconv(data.images / 255.0, data.context)
     np.testing.assert_allclose(posterior_mean, expected, atol=2e-4)
     assert samples.shape == (6, 2, 8, 8, 3) and nfe >= 3

@@ -38,7 +38,7 @@ def test_closure_follows_imports(repo_root):
     assert {"sparsefield.metrics", "sparsefield.data.masks", "sparsefield.scoring"} <= names
     assert "sparsefield.methods.field" not in names and "sparsefield.nn.perceiver_io" not in names
     assert set(module_closure(root, "sparsefield.data.masks")) == {
-        "sparsefield", "sparsefield.data", "sparsefield.data.masks", "sparsefield.io"}  # fmt: skip
+        "sparsefield", "sparsefield.data", "sparsefield.data.masks", "sparsefield.io"}
     # a stage reaches its kind's modules through the registry, by name only
     assert "sparsefield.objectives.flow" not in module_closure(root, "sparsefield.stages.train")
 

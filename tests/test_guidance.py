@@ -17,9 +17,30 @@ from sparsefield.objectives.denoiser import X0Denoiser
 from sparsefield.objectives.flow import FlowMatching
 from sparsefield.objectives.score import VPScore
 from sparsefield.rng import SampleNoise
-from sparsefield.sampling.guidance import gaussian_log_likelihood, guided
 
 MU, S, SIGMA_Y, Y = 0.3, 0.2, 0.1, 0.55
+
+
+def guided(D, log_likelihood):
+    """D_y(x̃, σ) = D(x̃, σ) + σ² ∇_x̃ log_likelihood(D(x̃, σ), σ): Tweedie's formula for the posterior."""
+
+    def D_y(x, sigma: float):
+        with torch.enable_grad():
+            x = x.detach().requires_grad_(True)
+            x0 = D(x, sigma)
+            (grad,) = torch.autograd.grad(log_likelihood(x0, sigma).sum(), x)
+        return x0.detach() + float(sigma) ** 2 * grad
+
+    return D_y
+
+
+def gaussian_log_likelihood(y, A, var):
+    """log N(y; A x̂0, var(σ)) per sample, up to a constant."""
+
+    def log_likelihood(x0, sigma: float):
+        return (-0.5 * (y - A(x0)) ** 2 / var(sigma)).flatten(1).sum(1)
+
+    return log_likelihood
 
 
 def gaussian_prior_denoiser(x, sigma, batch):
@@ -65,7 +86,7 @@ def test_dps_likelihood_pulls_toward_the_observation_but_is_not_exact():
     batch = field_batch(8, 512)
     mask = torch.ones(8, 512, 1)
     x, _ = sample(FlowMatching(), posterior_denoiser(mask, exact_variance=False), batch, SampleNoise(seeds(8, 6)),
-                  steps=60, sampler="heun")  # fmt: skip
+                  steps=60, sampler="heun")
     post_mean = (S**2 * Y + SIGMA_Y**2 * MU) / (S**2 + SIGMA_Y**2)
     assert MU < x.mean().item() and abs(x.mean().item() - post_mean) > 0.005
 

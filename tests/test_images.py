@@ -174,7 +174,7 @@ def test_test_band_too_narrow_and_flat_images_say_why():
     assert "at least 64 px on its shorter side and about 640 px on its longer one" in str(err.value)
     flat = np.full((300, 600, 3), 128, np.uint8)
     with pytest.raises(ValueError, match=r"^patches: every train window of 32 px at factors \(2,\) is flatter than "
-                                         r"min_std 0\.05 \(grayscale std on \[0, 1\]\); lower min_std"):  # fmt: skip
+                                         r"min_std 0\.05 \(grayscale std on \[0, 1\]\); lower min_std"):
         region_patches([flat], test_fraction=0.3, **{**params, "min_std": 0.05})
 
 

@@ -22,7 +22,7 @@ from sparsefield.stages.reconstruct import reconstruct
 
 def restore(metadata, out, kind, **params):
     reconstruct({"metadata": metadata}, out, approach=kind, kind=kind, settings=params, dataset="tiny",
-                scheme="lowlight")  # fmt: skip
+                scheme="lowlight")
 
 
 def test_srgb_curve_known_values_and_inverse():

@@ -77,7 +77,7 @@ def poisson_gaussian(batch: int = 2, dtype=torch.float64, seed: int = 0) -> tupl
 def test_mask_log_likelihood_gradient_matches_finite_differences(sigma_y):
     gen = torch.Generator().manual_seed(1)
     y, x0 = torch.randn(2, 3, 4, 4, generator=gen, dtype=torch.float64), torch.randn(2, 3, 4, 4, generator=gen,
-                                                                                     dtype=torch.float64)  # fmt: skip
+                                                                                     dtype=torch.float64)
     mask = (torch.rand(2, 1, 4, 4, generator=gen) < 0.5).double()
     lik = Mask(torch.where(mask > 0, y, torch.nan), mask, sigma_y)
     assert lik.log_likelihood(x0).shape == (2,) and torch.isfinite(lik.log_likelihood(x0)).all()
@@ -94,7 +94,7 @@ def test_poisson_gaussian_log_likelihood_gradient_matches_finite_differences():
     grad = autograd_grad(lik.log_likelihood, x0)
     torch.testing.assert_close(grad, central_fd(lik.log_likelihood, x0, eps=1e-7), rtol=1e-5, atol=1e-3)
     torch.testing.assert_close(lik.grad_scale(x0), central_fd(lik.log_likelihood, x0, eps=1e-7).flatten(1).norm(dim=1),
-                               rtol=1e-5, atol=0)  # fmt: skip
+                               rtol=1e-5, atol=0)
     assert (lik.variance(x0)[:, :, 0, 0] == lik.b.flatten()).all()  # the dark element sees read noise only
     density = torch.distributions.Normal(lik.mean(x0), lik.variance(x0).sqrt()).log_prob(lik.y).flatten(1).sum(1)
     torch.testing.assert_close(lik.log_likelihood(x0), density + 0.5 * x0[0].numel() * math.log(2 * math.pi))

@@ -45,7 +45,7 @@ def test_sid_lists_give_captures_splits_and_ratios(sid_root):
     assert list(known) == sorted(known) and len(known) == 7  # test: 3 shorts + 2 long references; train: 1 + 1
     short, long = known["10003_00_0.04s"], known["10003_00_10s"]
     assert (short.split, short.scene, short.data_type, short.exposure_s, short.ratio, short.partner) == (
-        "test", "10003", "noisy", 0.04, 250.0, "10003_00_10s")  # fmt: skip
+        "test", "10003", "noisy", 0.04, 250.0, "10003_00_10s")
     assert (long.data_type, long.ratio, long.partner, long.exposure_s) == ("clean", 1.0, None, 10.0)
     assert known["10011_00_0.033s"].ratio == 300.0  # 30 s / 0.033 s = 909, capped as in SID's code
     assert known["00001_00_0.1s"].split == "train" and known["00001_00_0.1s"].iso == 100
@@ -215,7 +215,7 @@ def test_rebuilt_tiles_are_byte_identical(tiny_tiles, tmp_path):
     metadata_path, root = tiny_tiles
     name = "10002_01_0.033s"
     demosaic_capture(root / f"Sony/short/{name}.dng", tmp_path / f"{name}.pt", tmp_path / f"{name}.json",
-                     root=root, camera="Sony", tile_size=32, stride=32)  # fmt: skip
+                     root=root, camera="Sony", tile_size=32, stride=32)
     for ext in ("pt", "json"):
         assert (tmp_path / f"{name}.{ext}").read_bytes() == (metadata_path.parent / f"{name}.{ext}").read_bytes()
 
@@ -242,7 +242,7 @@ def test_capture_not_in_the_lists(tiny_tiles, tmp_path):
     _, root = tiny_tiles
     with pytest.raises(ValueError, match="not named in the Sony lists"):
         demosaic_capture(tmp_path / "99999_00_10s.dng", tmp_path / "a.pt", tmp_path / "a.json", root=root,
-                         camera="Sony", tile_size=32, stride=32)  # fmt: skip
+                         camera="Sony", tile_size=32, stride=32)
 
 
 # --- validation: every failure names the tile -----------------------------------------------------
@@ -347,7 +347,7 @@ def config(repo_root):
         (lambda c: c["approaches"]["amplify_denoise"].pop("rawset"), r"approaches\.amplify_denoise: 'rawset' is a"),
         (lambda c: c["approaches"]["linear"].pop("scheme"), r"approaches\.linear: 'scheme' is a required property"),
     ],
-)  # fmt: skip
+)
 def test_raw_config_errors_are_one_line(repo_root, config, edit, message):
     edit(config)
     with pytest.raises(ConfigError, match=message) as err:

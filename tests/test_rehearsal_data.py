@@ -80,7 +80,7 @@ def test_sid_sony_lists_name_arw_files(sony_root):
 def test_sid_sony_captures_demosaic_as_sony(sony_root, tmp_path):
     for name, capture in captures(read_lists(sony_root, "Sony")).items():
         demosaic_capture(sony_root / capture.path, tmp_path / f"{name}.pt", tmp_path / f"{name}.json",
-                         root=sony_root, camera="Sony", tile_size=32, stride=32)  # fmt: skip
+                         root=sony_root, camera="Sony", tile_size=32, stride=32)
         meta = json.loads((tmp_path / f"{name}.json").read_text())
         assert (meta["height"], meta["width"]) == (64, 96) and len(meta["tiles"]) == (64 // 32) * (96 // 32)
         assert meta["cfa_pattern"] == "RGGB" and meta["white_level"] == 16383 and set(meta["black_level"]) == {512}

@@ -38,18 +38,18 @@ def test_the_overlay_keeps_the_paper_sizes_and_shortens_the_learned_jobs(repo_ro
             assert entry == paper["approaches"][name]  # a data job: the paper's, on the whole data
     for name, prior in config.get("priors", {}).items():
         assert prior["params"]["train"]["steps"] == 2 and prior["params"]["backbone"] == paper["priors"][name][
-            "params"]["backbone"]  # fmt: skip
+            "params"]["backbone"]
     assert config.get("rawsets") == paper.get("rawsets") and config.get("datasets") == paper.get("datasets")
 
 
 def test_jobs_reads_benchmark_files_and_the_outputs_sizes(tmp_path):
     results = tmp_path / "results"
     for rule, job, seconds in (("demosaic", "sid/00001_00_10s", 5.0), ("demosaic", "sid/10001_00_0.1s", 7.0),
-                               ("compare", None, 3.0)):  # fmt: skip
+                               ("compare", None, 3.0)):
         path = results / "benchmarks" / rule / f"{job}.tsv" if job else results / "benchmarks" / f"{rule}.tsv"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(f"s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
-                        f"{seconds}\t0:00:0{int(seconds)}\t900.5\t1\t1\t1\t0\t0\t90\t{seconds}\n")  # fmt: skip
+                        f"{seconds}\t0:00:0{int(seconds)}\t900.5\t1\t1\t1\t0\t0\t90\t{seconds}\n")
     (results / "tiles/sid").mkdir(parents=True)
     (results / "tiles/sid/00001_00_10s.pt").write_bytes(b"x" * 2**20)
     (results / "tiles/sid/00001_00_10s.json").write_bytes(b"x" * 2**19)

@@ -38,7 +38,7 @@ def test_learning_table_reports_gain_and_first_crossing():
     table = learning_markdown(logs, {"a_crosses": 23.0, "b_never": 23.0})
     lines = [line for line in table.splitlines() if line.startswith("| ")]
     assert lines[0] == ("| approach | step 10 | step 20 | step 30 | classical start, same images | last − start"
-                        " | best classical | crosses at |")  # fmt: skip
+                        " | best classical | crosses at |")
     assert lines[1] == "| a_crosses | 21.00 | 23.20 | 23.10 | 22.00 | +1.10 | 23.00 | 20 |"
     assert lines[2] == "| b_never | 20.00 | 20.50 | 21.00 | 22.00 | -1.00 | 23.00 | – |"
 
@@ -67,7 +67,7 @@ def test_spectral_learning_table_reads_the_vae_curve_against_its_table_row_and_t
 
     rows = [dict(dataset="leaves", approach=a, metric=m, region=r, value=v) for a, m, r, v in [
         ("vae", "sam", "leaf", 2.1), ("vae", "psnr", "leaf", 40.2), ("vae", "n_images", "-", 256),
-        ("pca", "sam", "leaf", 2.6), ("pca", "psnr", "leaf", 41.8), ("pca", "n_images", "-", 256)]]  # fmt: skip
+        ("pca", "sam", "leaf", 2.6), ("pca", "psnr", "leaf", 41.8), ("pca", "n_images", "-", 256)]]
     vae = pd.DataFrame([dict(step=s, loss=0.1) for s in range(1, 5)])
     vae.loc[[1, 3], "test_sam_leaf"], vae.loc[[1, 3], "test_psnr_leaf"] = [3.0, 2.2], [37.5, 40.0]
     text = spectral_markdown(pd.DataFrame(rows), {"vae": vae, "other": log([21.0], 22.0)})
@@ -150,14 +150,14 @@ def test_mark_best_bolds_the_best_of_each_rule():
 def rows(approach, values, dataset="toy", scheme="s"):
     """metrics.csv rows of one approach from {(metric, region, estimator): value}."""
     return pd.DataFrame([dict(approach=approach, dataset=dataset, scheme=scheme, metric=m, region=r, estimator=e,
-                              value=v) for (m, r, e), v in values.items()], columns=COLUMNS)  # fmt: skip
+                              value=v) for (m, r, e), v in values.items()], columns=COLUMNS)
 
 
 COSTS = {("n_images", "-", "-"): 8, ("seconds_per_image", "-", "-"): 0.01}
 CLASSICAL = {("psnr", "missing", "mean"): 25.0, ("crps", "missing", "samples"): 0.05, ("nfe", "-", "-"): 0, **COSTS}
 LEARNED = {("psnr", "missing", "posterior_mean"): 26.0, ("psnr", "missing", "mean"): 24.5,
            ("psnr", "missing", "sample"): 22.0, ("crps", "missing", "samples"): 0.04,
-           ("coverage90", "missing", "samples"): 0.8, ("nfe", "-", "-"): 10, **COSTS}  # fmt: skip
+           ("coverage90", "missing", "samples"): 0.8, ("nfe", "-", "-"): 10, **COSTS}
 
 
 def test_headline_table_ranks_by_posterior_mean_when_present():
@@ -165,7 +165,7 @@ def test_headline_table_ranks_by_posterior_mean_when_present():
     assert approach_order(table) == ["learned", "classical"]  # 26.0 (posterior mean) > 25.0 though 24.5 < 25.0
     lines = headline_table(table)
     assert lines[0] == ("| approach | PSNR (posterior mean) | PSNR (mean of K) | PSNR (one sample) | CRPS"
-                        " | 90 % coverage | NFE |")  # fmt: skip
+                        " | 90 % coverage | NFE |")
     assert lines[2] == "| learned | **26.00** | 24.50 | **22.00** | **0.0400** | **0.800** | 10 |"
     assert lines[3] == "| classical | – | **25.00** | – | 0.0500 | – | 0 |"
     assert "NFE is not marked" in lines[-1]
@@ -183,7 +183,7 @@ def test_headline_estimate_prefers_the_posterior_mean():
 
 def test_best_classical_ignores_sampled_approaches():
     table = pd.concat([rows("a", CLASSICAL), rows("b", {**CLASSICAL, ("psnr", "missing", "mean"): 26.0}),
-                       rows("learned", {**LEARNED, ("psnr", "missing", "mean"): 30.0})])  # fmt: skip
+                       rows("learned", {**LEARNED, ("psnr", "missing", "mean"): 30.0})])
     assert best_classical(table) == {("toy", "s"): ("b", 26.0)}
 
 
@@ -194,13 +194,13 @@ def test_markdown_without_classical_rows_has_no_difference_column():
 
 def test_by_region_table_lists_learned_approaches_only():
     regions = {("psnr", region, estimator): value for estimator, base in (("posterior_mean", 26.0), ("mean", 24.0))
-               for region, value in (("query", base), ("remaining", base - 1), ("full", base + 2))}  # fmt: skip
+               for region, value in (("query", base), ("remaining", base - 1), ("full", base + 2))}
     table = pd.concat([rows("classical", {**CLASSICAL, ("psnr", "query", "mean"): 25.0}),
-                       rows("learned", {**LEARNED, **regions})])  # fmt: skip
+                       rows("learned", {**LEARNED, **regions})])
     section = markdown_tables(table).split("### By region (learned approaches)")[1]
     lines = [line for line in section.splitlines() if line.startswith("| ")]
     assert lines[0] == ("| approach | query (posterior mean) | remaining (posterior mean) | full (posterior mean) "
-                        "| query (mean of K) | remaining (mean of K) | full (mean of K) |")  # fmt: skip
+                        "| query (mean of K) | remaining (mean of K) | full (mean of K) |")
     assert lines[1:] == ["| learned | 26.00 | 25.00 | 28.00 | 24.00 | 23.00 | 26.00 |"]
     assert "By region" not in markdown_tables(rows("classical", CLASSICAL)).split("## toy")[1]
 
@@ -208,10 +208,10 @@ def test_by_region_table_lists_learned_approaches_only():
 def test_lowlight_table_and_figure(tmp_path):
     def one(name, psnr, scheme):
         return rows(name, {("psnr", "linear", "-"): psnr, ("psnr", "srgb", "-"): psnr - 1, ("n_images", "-", "-"): 3},
-                    "tiny", scheme)  # fmt: skip
+                    "tiny", scheme)
 
     low = pd.concat([one(name, psnr, scheme) for name, psnr in (("amplify", 20.0), ("denoise", 25.0))
-                     for scheme in ("x300", "x100")])  # fmt: skip
+                     for scheme in ("x300", "x100")])
     text = lowlight_markdown(low)
     lines = [line for line in text.splitlines() if line.startswith("| ×")]
     assert lines[0].startswith("| ×100 | linear | denoise | 25.00") and lines[-1].startswith("| ×300 | srgb | amplify")
@@ -246,14 +246,14 @@ def fake_approach(root, name, truth, missing, *, k, nfe, noise, posterior=None, 
     folder.mkdir()
     extras = {key: value for key, value in estimates.items() if key == "posterior_mean"}
     write_samples(folder / "samples.h5", samples, np.arange(len(truth)), extras, approach=name, kind="fake",
-                  dataset="toy", scheme="s", nfe=nfe, seconds_per_image=0.01)  # fmt: skip
+                  dataset="toy", scheme="s", nfe=nfe, seconds_per_image=0.01)
     values = {("psnr", "missing", key): psnr_per_image(pred, truth, missing).mean() for key, pred in estimates.items()}
     members, inside = np.moveaxis(samples, 1, 0), np.repeat(missing[..., None], 3, axis=-1)
     values[("crps", "missing", "samples")] = crps_ensemble(members, truth)[inside].mean()
     if k > 1:
         values[("coverage90", "missing", "samples")] = interval_coverage(members, truth)[inside].mean()
     values.update({("psnr", "full", "mean"): psnr_per_image(samples.mean(1), truth).mean(), ("nfe", "-", "-"): nfe,
-                   ("n_images", "-", "-"): len(truth), ("n_samples", "-", "-"): k})  # fmt: skip
+                   ("n_images", "-", "-"): len(truth), ("n_samples", "-", "-"): k})
     rows(name, values).to_csv(folder / "metrics.csv", index=False)
     return folder
 
@@ -271,13 +271,13 @@ def test_compare_writes_tables_with_intervals_and_figures(tmp_path):
     flow = fake_approach(tmp_path, "flow", truth, missing, k=2, nfe=10, noise=0.15, posterior=0.06, seed=1)
     log([21.0, 22.0], 20.0).to_csv(flow / "train_log.csv", index=False)
     pd.DataFrame(dict(sampler="euler", steps=[2, 4], nfe=[2, 4], seconds_per_image=0.1, psnr_missing=[19.0, 20.5],
-                      approach="flow", kind="fake")).to_csv(flow / "nfe_sweep.csv", index=False)  # fmt: skip
+                      approach="flow", kind="fake")).to_csv(flow / "nfe_sweep.csv", index=False)
     out = tmp_path / "out"
     approaches = [nearest, flow]
     compare([a / "metrics.csv" for a in approaches], [a / "samples.h5" for a in approaches],
             [tmp_path / "data.h5"] * 2, [tmp_path / "data.h5"] * 2, out / "comparison.csv", out / "comparison.md",
             out / "figures", train_logs=[flow / "train_log.csv"], sweeps=[flow / "nfe_sweep.csv"],
-            out_sweep=out / "nfe_sweep.csv", images=(0, 2, 99), n_boot=1000)  # fmt: skip
+            out_sweep=out / "nfe_sweep.csv", images=(0, 2, 99), n_boot=1000)
 
     csv = pd.read_csv(out / "comparison.csv")
     assert len(csv) == sum(len(pd.read_csv(a / "metrics.csv")) for a in approaches)

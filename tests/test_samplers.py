@@ -147,7 +147,7 @@ def test_euler_maruyama_on_ornstein_uhlenbeck():
     time-reversed process, +x. EM's own stationary variance is 1/(1 - h/2)."""
     g = torch.Generator().manual_seed(0)
     x = euler_maruyama(lambda x, t: x, lambda t: math.sqrt(2), torch.zeros(40000), uniform_grid(6, 0, 600),
-                       lambda: torch.randn(40000, generator=g))  # fmt: skip
+                       lambda: torch.randn(40000, generator=g))
     assert abs(x.mean().item()) < 4 / 200 and abs(x.var().item() - 1 / (1 - 0.01 / 2)) < 4 * math.sqrt(2 / 40000)
 
 
@@ -217,7 +217,7 @@ def test_deterministic_sampler_is_the_exact_affine_map(obj, sampler, steps, tol)
 def test_flow_samplers_converge_at_their_order():
     def var_error(sampler, steps):
         x, _ = sample(FlowMatching(), gaussian_denoiser(MU), field_batch(1, 256), SampleNoise([7]), steps=steps,
-                      sampler=sampler)  # fmt: skip
+                      sampler=sampler)
         z = SampleNoise([7]).randn(256, 1)
         return abs(((x - MU).std() / z.std()).item() ** 2 / S**2 - 1)
 
@@ -280,7 +280,7 @@ def test_sample_does_not_depend_on_the_batch(cls, sampler):
     x, _ = sample(cls(), D, batch, SampleNoise(sd), steps=12, sampler=sampler)
     for i in (0, 3):
         one = FieldBatch(batch.input_coords[i : i + 1], batch.input_values[i : i + 1], batch.output_coords[i : i + 1],
-                         batch.output_values[i : i + 1])  # fmt: skip
+                         batch.output_values[i : i + 1])
         xi, _ = sample(cls(), D, one, SampleNoise(sd[i : i + 1]), steps=12, sampler=sampler)
         torch.testing.assert_close(xi[0], x[i], atol=1e-5, rtol=1e-5)
 

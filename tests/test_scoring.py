@@ -23,7 +23,7 @@ def rows_of(samples, rows):
     """The chunk of `samples` at `rows` (as `samples.iter_samples` reads it)."""
     extras = {name: value[rows] for name, value in samples.extras.items()}
     return Samples(samples.samples[rows], samples.mean[rows], samples.std[rows], samples.index[rows], samples.attrs,
-                   extras)  # fmt: skip
+                   extras)
 
 
 def test_scores_read_in_chunks_are_the_scores_of_all_rows(problem):

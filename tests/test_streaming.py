@@ -52,7 +52,7 @@ def test_n_tiles_spreads_the_scored_pairs_over_every_capture(tiny_tiles, tmp_pat
     assert {r["capture"] for r in spread.records} == {r["capture"] for r in pairs.records}  # every short capture
     assert pairs.subset(None) is pairs and pairs.subset(10_000) is pairs
     reconstruct({"metadata": metadata}, tmp_path / "a.h5", approach="a", kind="amplify", settings={}, n_images=6,
-                **NAMES)  # fmt: skip
+                **NAMES)
     np.testing.assert_array_equal(read_samples(tmp_path / "a.h5").index, spread.index)
     evaluate({"metadata": metadata}, tmp_path / "a.h5", tmp_path / "a.csv", kind="amplify")
     table = pd.read_csv(tmp_path / "a.csv")

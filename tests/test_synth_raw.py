@@ -30,7 +30,7 @@ def test_dng_gives_back_the_exact_mosaic_levels_and_cfa(tmp_path, cfa):
         assert list(raw.black_level_per_channel) == [512] * 4 and raw.white_level == 16383
     _, levels = develop(tmp_path / "x.dng")
     assert levels == {"black_level": [512] * 4, "white_level": 16383, "cfa_pattern": cfa,
-                      "white_balance": [1.0] * 4, "white_balance_source": "as_shot"}  # fmt: skip
+                      "white_balance": [1.0] * 4, "white_balance_source": "as_shot"}
 
 
 def test_dng_carries_exposure_iso_and_noise_profile(tmp_path):
@@ -160,7 +160,7 @@ def test_builtin_names_follow_sid():
     pairs = sr.builtin_pairs(n_train=1, n_val=1, n_test=2, ratios=[100, 250, 300])
     assert [p.short for p in pairs["train"]] == [
         "Sony/short/00001_00_0.1s.dng", "Sony/short/00001_01_0.04s.dng", "Sony/short/00001_02_0.033s.dng",
-    ]  # fmt: skip
+    ]
     assert pairs["test"][3].long == "Sony/long/10002_00_10s.dng" and pairs["val"][0].long.startswith("Sony/long/2")
     assert [exposure_ratio(10.0, t) for t in (0.1, 0.04, 0.033)] == [100.0, 250.0, 300.0]
     with pytest.raises(ValueError, match=r"ratio 150 reads back as 149\.254 .*\(0\.067s"):

@@ -236,7 +236,7 @@ def test_plain_tensor_dataset(tmp_path):
         return (model(xb + SIGMA * noise.randn(3)) - xb) ** 2
 
     summary = train(model=Toy(), config={}, loss_fn=loss_fn, dataset=TensorDataset(x), out_dir=tmp_path, steps=4,
-                    batch_size=4, lr=1e-3)  # fmt: skip
+                    batch_size=4, lr=1e-3)
     assert summary["finished"] and (tmp_path / "model.pt").exists()
 
 
@@ -257,7 +257,7 @@ def test_masked_loss_is_the_one_reduction_and_logs_query_and_full(tmp_path):
         return MaskedLoss(value, weight=m, logged={"loss_query": m, "loss_full": None})
 
     train(model=Toy(dropout=0.0), config={}, loss_fn=loss_fn, dataset=TensorDataset(x, query), out_dir=tmp_path,
-          steps=1, batch_size=16, lr=1e-3, warmup=1)  # fmt: skip
+          steps=1, batch_size=16, lr=1e-3, warmup=1)
     row = log(tmp_path).iloc[0]
     value, m = seen["value"], seen["m"].expand(-1, -1, 3)
     per_sample = (m * value).sum((1, 2)) / m.sum((1, 2)).clamp(min=1)

@@ -66,7 +66,7 @@ def claim_gpu(uuids: list[str], *, job: str, folder: Path | None = None) -> int:
         return index
     n = len(uuids)
     raise DeviceError(f"{job}: all {n} GPUs of this machine are held by other sparsefield jobs; run at most {n} GPU "
-                      f"jobs at once (snakemake --resources gpu={n})")  # fmt: skip
+                      f"jobs at once (snakemake --resources gpu={n})")
 
 
 def release_gpus() -> None:
@@ -96,5 +96,5 @@ def resolve_device(device: str | torch.device, *, job: str = "this job") -> torc
     resolved = torch.device(device)
     if resolved.type == "cuda" and (resolved.index or 0) >= len(visible_gpus()):
         raise DeviceError(f"{job}: device: {device}, but this machine has {len(visible_gpus())} GPUs that torch can "
-                          "use; name one of them, or set device: cuda")  # fmt: skip
+                          "use; name one of them, or set device: cuda")
     return resolved

@@ -68,7 +68,7 @@ def _parsed(path: Path, mtime_ns: int, size: int, module: str) -> tuple[str, fro
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.level > 0:
             raise ImportError(f"{path}:{node.lineno}: relative import; write `from {PACKAGE}.... import ...` "
-                              "(the fingerprint follows absolute imports only)")  # fmt: skip
+                              "(the fingerprint follows absolute imports only)")
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module:

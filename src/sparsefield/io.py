@@ -102,7 +102,7 @@ def create_rows(group: h5py.Group, name: str, n: int, row: tuple, dtype) -> h5py
     gzip-compressed, without timestamps (the same bytes for the same rows, whatever the blocks)."""
     rows = max(1, min(n, CHUNK_BYTES // max(1, int(np.prod(row)) * np.dtype(dtype).itemsize)))
     return group.create_dataset(name, shape=(n, *row), dtype=dtype, chunks=(rows, *row), compression="gzip",
-                                compression_opts=4, shuffle=True, track_times=False)  # fmt: skip
+                                compression_opts=4, shuffle=True, track_times=False)
 
 
 def open_h5(path: str | os.PathLike, what: str) -> h5py.File:

@@ -21,7 +21,6 @@ READERS = {  # reads -> the module whose read_split(inputs, split) gives an appr
     "tiles": "sparsefield.data.tiles",  # a raw set's clean tiles / validated test pairs
     "spectral": "sparsefield.data.spectral",  # a multispectral dataset's images and leaf masks
 }
-READS = tuple(READERS)
 
 
 @dataclass(frozen=True)
@@ -60,7 +59,7 @@ KINDS: dict[str, Kind] = {
         objective="sparsefield.objectives.score:VPScore",
         sampling="sparsefield.sampling.vp",
         samplers=("euler_maruyama", "pc"),
-    ),  # fmt: skip
+    ),
     "denoiser": Kind(
         "images",
         _FIELD,
@@ -70,7 +69,7 @@ KINDS: dict[str, Kind] = {
         objective="sparsefield.objectives.denoiser:X0Denoiser",
         sampling="sparsefield.sampling.ddpm",
         samplers=("ddpm", "ddim"),
-    ),  # fmt: skip
+    ),
     "flow": Kind(
         "images",
         _FIELD,
@@ -80,7 +79,7 @@ KINDS: dict[str, Kind] = {
         objective="sparsefield.objectives.flow:FlowMatching",
         sampling="sparsefield.sampling.flow",
         samplers=("euler", "heun"),
-    ),  # fmt: skip
+    ),
     "ddo": Kind(
         "images",
         "sparsefield.methods.ddo",
@@ -90,7 +89,7 @@ KINDS: dict[str, Kind] = {
         objective="sparsefield.objectives.blurring:BlurringDiffusion",
         sampling="sparsefield.sampling.blurring",
         samplers=("ancestral", "ancestral_x0"),
-    ),  # fmt: skip
+    ),
     "edm_sparse": Kind(
         "images",
         _EDM,
@@ -99,7 +98,7 @@ KINDS: dict[str, Kind] = {
         sampling="sparsefield.sampling.posterior",
         samplers=("dps", "diffpir"),
         posterior=True,
-    ),  # fmt: skip
+    ),
     "edm_lowlight": Kind(
         "tiles",
         _EDM,
@@ -109,7 +108,7 @@ KINDS: dict[str, Kind] = {
         samplers=("dps", "diffpir"),
         posterior=True,
         needs=("noise",),
-    ),  # fmt: skip
+    ),
     "edm_denoise": Kind(
         "tiles",
         _EDM,
@@ -117,7 +116,7 @@ KINDS: dict[str, Kind] = {
         "the EDM raw prior's denoiser applied once to the amplified short exposure at its calibrated noise std",
         posterior=True,
         needs=("noise",),
-    ),  # fmt: skip
+    ),
     "vae": Kind(
         "spectral",
         "sparsefield.methods.vae",
@@ -125,7 +124,7 @@ KINDS: dict[str, Kind] = {
         "KL autoencoder of multispectral images; per-band MSE + spectral angle on the leaf mask (or every pixel) + KL",
         learned=True,
         objective="sparsefield.objectives.spectral:MaskedSpectralLoss",
-    ),  # fmt: skip
+    ),
     "pca": Kind("spectral", "sparsefield.methods.pca", _SPECTRAL,
                 "per-pixel PCA of the standardised spectra, k components fitted on the train leaf (or all) pixels"),
     "amplify": Kind("tiles", _LOWLIGHT, _TILES, "short exposure x exposure ratio, clipped"),
@@ -145,11 +144,11 @@ def modules(kind: str) -> tuple[str, ...]:
     objective and sampling (its evaluate jobs: its reader and scorer, `fingerprint.kind_fingerprint`)."""
     row = KINDS[kind]
     return tuple(name for name in (READERS[row.reads], row.method, row.objective.partition(":")[0], row.sampling)
-                 if name)  # fmt: skip
+                 if name)
 
 
 def approaches_where(approaches: dict[str, dict], *, learned: bool | None = None, reads: str | None = None,
-                     sampled: bool | None = None, posterior: bool | None = None) -> list[str]:  # fmt: skip
+                     sampled: bool | None = None, posterior: bool | None = None) -> list[str]:
     """Names of the configured approaches whose kind matches every filter given (None = any).
 
     `sampled`: the kind has samplers, so it gets an NFE sweep.
@@ -158,6 +157,6 @@ def approaches_where(approaches: dict[str, dict], *, learned: bool | None = None
     def keep(kind: Kind) -> bool:
         return ((learned is None or kind.learned == learned) and (reads is None or kind.reads == reads)
                 and (sampled is None or bool(kind.samplers) == sampled)
-                and (posterior is None or kind.posterior == posterior))  # fmt: skip
+                and (posterior is None or kind.posterior == posterior))
 
     return sorted(name for name, entry in approaches.items() if keep(KINDS[entry["kind"]]))

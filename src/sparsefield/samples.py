@@ -99,7 +99,7 @@ class SamplesWriter:
             raise ValueError(f"{self.path}: {self.rows + len(index)} rows written, {self.n} announced")
         rows = slice(self.rows, self.rows + len(index))
         arrays = {"samples": samples, "mean": samples.mean(axis=1), "std": samples.std(axis=1),
-                  "index": np.asarray(index, dtype=np.int64)}  # fmt: skip
+                  "index": np.asarray(index, dtype=np.int64)}
         for name, array in (extras or {}).items():
             if name not in EXTRAS:
                 raise ValueError(f"{self.path}: unknown extra array '{name}' (known: {EXTRAS})")
@@ -156,7 +156,7 @@ def read_index(path: str | os.PathLike) -> np.ndarray:
 
 def _rows(f: h5py.File, rows) -> Samples:
     return Samples(samples=f["samples"][rows], mean=f["mean"][rows], std=f["std"][rows], index=f["index"][rows],
-                   attrs=_attrs(f), extras={name: f[name][rows] for name in EXTRAS if name in f})  # fmt: skip
+                   attrs=_attrs(f), extras={name: f[name][rows] for name in EXTRAS if name in f})
 
 
 def read_samples(path: str | os.PathLike) -> Samples:

@@ -77,7 +77,7 @@ def batch_indices(n_items: int, batch_size: int, seed: int, step: int) -> list[i
 
 
 def training_steps(n_items: int, batch_size: int, *, steps: int | None = None, epochs: float | None = None,
-                   kimg: float | None = None) -> int:  # fmt: skip
+                   kimg: float | None = None) -> int:
     """Updates of a training given as `steps`, `epochs` (of n_items // batch_size updates) or `kimg` (thousands of
     examples, rounded to whole updates): exactly one of the three."""
     given = {key: value for key, value in (("steps", steps), ("epochs", epochs), ("kimg", kimg)) if value is not None}
@@ -122,19 +122,19 @@ def _to_device(batch, device: torch.device):
 
 
 def _loader(dataset, batch_size: int, seed: int, done: int, stop: int, num_workers: int, device,
-            batch_gpu: int | None = None) -> DataLoader:  # fmt: skip
+            batch_gpu: int | None = None) -> DataLoader:
     """Micro-batches of updates done + 1 .. stop (pinned memory on CUDA; the global RNG is never touched)."""
     sampler = _StepBatches(len(dataset), batch_size, seed, done + 1, stop, batch_gpu)
     return DataLoader(dataset, batch_sampler=sampler, collate_fn=getattr(dataset, "collate", None),
                       num_workers=num_workers, pin_memory=device.type == "cuda",
-                      generator=torch.Generator().manual_seed(seed_of(seed, done)))  # fmt: skip
+                      generator=torch.Generator().manual_seed(seed_of(seed, done)))
 
 
 class _Run:
     """Model, EMA, optimizer and progress of one training run, with its checkpoint (save / resume)."""
 
     def __init__(self, model: nn.Module, *, lr: float, weight_decay: float, device: torch.device, path: Path,
-                 settings: dict, steps: int):  # fmt: skip
+                 settings: dict, steps: int):
         self.model, self.device, self.path, self.settings = model.to(device).train(), device, path, settings
         self.ema = copy.deepcopy(model).eval().requires_grad_(False)
         self.optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
@@ -147,7 +147,7 @@ class _Run:
         ckpt = torch.load(self.path, map_location=self.device, weights_only=True)
         if ckpt["settings"] != self.settings:
             raise ValueError(f"{self.path} was written with {ckpt['settings']}, this run has {self.settings}; "
-                             "delete it")  # fmt: skip
+                             "delete it")
         if ckpt["step"] > steps:
             raise ValueError(f"{self.path} is at step {ckpt['step']}, beyond steps={steps}; delete it")
         self.model.load_state_dict(ckpt["model"])
@@ -180,7 +180,7 @@ class _Run:
         numbers = None
         for batch, noise, share in passes:
             with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16,
-                                enabled=self.device.type == "cuda"):  # fmt: skip
+                                enabled=self.device.type == "cuda"):
                 terms = loss_fn(self.model, _to_device(batch, self.device), noise)
             terms = terms if isinstance(terms, MaskedLoss) else MaskedLoss(terms)
             parts = terms.parts()  # the one reduction (per sample over m, then the batch) of each term
@@ -200,7 +200,7 @@ class _Run:
                 kept = kept if self.path.exists() else "no checkpoint was written yet"
                 self.failed = True  # never write a checkpoint after this
                 raise FloatingPointError(f"train: {name} is {number} at step {self.step + 1}; {kept}; "
-                                         "lower lr or check the data")  # fmt: skip
+                                         "lower lr or check the data")
         self.consistent = False  # weights, EMA and step disagree until the end of this block
         self.optimizer.step()
         with torch.no_grad():  # e ← d·e + (1 − d)·θ; buffers are copied
@@ -231,7 +231,7 @@ def train(*, model: nn.Module, config: dict, loss_fn, dataset, out_dir: str | os
           batch_gpu: int | None = None, weight_decay: float = 0.0, warmup: int = 100, ema_decay: float = 0.999,
           grad_clip: float = 1.0, checkpoint_every: int = 500, eval_fn=None, eval_every: int = 0, seed: int = 0,
           device: str = "auto", num_workers: int = 0, progress: bool = True,
-          max_steps_this_run: int | None = None) -> dict:  # fmt: skip
+          max_steps_this_run: int | None = None) -> dict:
     """Train `model` for its updates (`training_steps`), resuming from `out_dir/checkpoint.pt` if it exists.
 
     Args:
@@ -266,7 +266,7 @@ def train(*, model: nn.Module, config: dict, loss_fn, dataset, out_dir: str | os
     out_dir.mkdir(parents=True, exist_ok=True)
     settings = dict(seed=seed, batch_size=batch_size, n_items=len(dataset))
     run = _Run(model, lr=lr, weight_decay=weight_decay, device=device, path=out_dir / "checkpoint.pt",
-               settings=settings, steps=steps)  # fmt: skip
+               settings=settings, steps=steps)
     start, seconds_before = run.step, run.seconds
     stop = steps if max_steps_this_run is None else min(steps, start + max_steps_this_run)
     passes = iter(_loader(dataset, batch_size, seed, start, stop, num_workers, device, batch_gpu))
@@ -278,7 +278,7 @@ def train(*, model: nn.Module, config: dict, loss_fn, dataset, out_dir: str | os
         for n in range(start + 1, stop + 1):
             indices = batch_indices(len(dataset), batch_size, seed, step=n)  # the loader's batch, recomputed
             micro = [(next(passes), SampleNoise([seed_of(seed, n, i) for i in part], device),
-                      len(part) / len(indices)) for part in micro_batches(indices, batch_gpu)]  # fmt: skip
+                      len(part) / len(indices)) for part in micro_batches(indices, batch_gpu)]
             rate = lr_at(n, lr=lr, warmup=warmup, steps=steps)
             row = run.update(loss_fn, micro, rate=rate, max_norm=max_norm, ema_decay=ema_decay_at(n, ema_decay))
             now = time.perf_counter()  # the whole step: data, compute, the previous row's log and checkpoint
@@ -308,4 +308,4 @@ def train(*, model: nn.Module, config: dict, loss_fn, dataset, out_dir: str | os
         run.write_model(out_dir / "model.pt", config)
     return dict(steps=run.step, finished=run.step == steps, resumed_from=start, seconds=run.seconds,
                 eval_seconds=eval_seconds, loss=run.loss, params=sum(p.numel() for p in model.parameters()),
-                samples_per_s=examples / (run.seconds - seconds_before) if examples else float("nan"))  # fmt: skip
+                samples_per_s=examples / (run.seconds - seconds_before) if examples else float("nan"))

@@ -37,7 +37,7 @@ def overlay(work, studies):
         merged.setdefault("datasets", {}).update(config.get("datasets") or {})
         merged.setdefault("rawsets", {}).update(config.get("rawsets") or {})
     paths = {"sid_sony": TINY_RAW, "leaves": {"max_value": data.LEAF_MAX_VALUE},
-             "cifar10": {"n_train": 300, "n_test": 60}}  # fmt: skip
+             "cifar10": {"n_train": 300, "n_test": 60}}
     tiny = rehearsal_overlay(merged, paths=paths, tiny=True)
     tiny["evaluation"] = {"n_images": 20}
     path = work / ("overlay.yaml" if len(studies) == 1 else f"tiny_{'_'.join(studies)}.yaml")
@@ -76,7 +76,7 @@ def test_each_study_runs_on_its_own_data(paper, tmp_path, request):
     """A user with one data set: the study alone plans and completes, comparison.md included; the rehearsal
     benchmark prices the run (every job a row, the units it counted from the run's own outputs)."""
     spec = importlib.util.spec_from_file_location("paper_rehearsal", request.config.rootpath / "benchmarks" /
-                                                  "paper_rehearsal.py")  # fmt: skip
+                                                  "paper_rehearsal.py")
     rehearsal = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(rehearsal)
     for study, folder in (("sid", "SID"), ("leaves", "leaves")):
@@ -94,7 +94,7 @@ def test_each_study_runs_on_its_own_data(paper, tmp_path, request):
         results = work / "results"
         table = rehearsal.jobs(results)
         units = rehearsal.units(study, table, results, rehearsal.paper_config(study),
-                                rehearsal.paper_config(study, work)).join(table)  # fmt: skip
+                                rehearsal.paper_config(study, work)).join(table)
         trained = units[units.rule.isin(["train", "prior"])]
         assert len(trained) and (trained.unit == "training example").all()
         assert (trained.done == 2 * 4).all()  # 2 updates of the tiny batch of 4

@@ -105,7 +105,7 @@ def test_dag_runs_under_slurm(node, tmp_path, request):
     cmd = [  # as a user runs it: profiles/default (the workflow profile) is loaded on top, key by key
         sys.executable, "-m", "snakemake", "--profile", "profiles/slurm", "--profile", str(site),
         "--configfile", "tests/workflow/config.yaml", "--replace-workflow-config",
-    ]  # fmt: skip
+    ]
     run = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=1800)
     output = run.stdout + run.stderr
     assert run.returncode == 0, f"{' '.join(cmd)} failed:\n{output[-20000:]}"
@@ -121,7 +121,7 @@ def test_dag_runs_under_slurm(node, tmp_path, request):
     run_id = re.search(r"SLURM run ID: (\S+)", output).group(1)
     submitted = {slurm_id: log for _, slurm_id, log in SUBMITTED.findall(output)}
     rows = slurm("sacct", "-n", "-X", "-P", "--name", run_id, "-S", "now-1days",
-                 "--format=JobIDRaw,Comment,State,AllocCPUS")  # fmt: skip
+                 "--format=JobIDRaw,Comment,State,AllocCPUS")
     table = [row.split("|") for row in rows.splitlines()]
     states = {slurm_id: (comment, state) for slurm_id, comment, state, _ in table}
     cpus = {slurm_id: int(n) for slurm_id, _, _, n in table}

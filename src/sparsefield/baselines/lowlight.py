@@ -37,7 +37,7 @@ def amplify(short: np.ndarray, ratio: float) -> np.ndarray:
 
 def denoise(image: np.ndarray, *, denoiser: str = "nl_means", space: str = "linear", sigma: float | None = None,
             wavelet: str = "db1", mode: str = "soft", method: str = "BayesShrink", h: float = 1.6,
-            patch_size: int = 5, patch_distance: int = 8) -> np.ndarray:  # fmt: skip
+            patch_size: int = 5, patch_distance: int = 8) -> np.ndarray:
     """Denoise a linear RGB image (H, W, 3) in [0, 1] with scikit-image; returns linear RGB in [0, 1].
 
     Args:
@@ -56,11 +56,11 @@ def denoise(image: np.ndarray, *, denoiser: str = "nl_means", space: str = "line
     x = to_srgb(image) if space == "srgb" else np.clip(image, 0.0, 1.0)
     if denoiser == "wavelet":
         out = denoise_wavelet(x, sigma=sigma, wavelet=wavelet, mode=mode, method=method, channel_axis=-1,
-                              convert2ycbcr=True, rescale_sigma=True)  # fmt: skip
+                              convert2ycbcr=True, rescale_sigma=True)
     else:
         s = float(np.mean(estimate_sigma(x, channel_axis=-1))) if sigma is None else sigma
         s = max(s, 1e-6)  # a flat image estimates 0
         out = denoise_nl_means(x, h=h * s, sigma=s, patch_size=patch_size, patch_distance=patch_distance,
-                               fast_mode=True, channel_axis=-1)  # fmt: skip
+                               fast_mode=True, channel_axis=-1)
     out = np.clip(out, 0.0, 1.0)
     return from_srgb(out) if space == "srgb" else out

@@ -130,13 +130,13 @@ def _wls(s: np.ndarray, v: np.ndarray, n: np.ndarray, iterations: int = 6) -> tu
 
 
 def _fit(mean, value, *, signal=None, bins: int = BINS, min_count: int = MIN_COUNT, quantum: float = 0.0,
-         passes: int = 3) -> dict:  # fmt: skip
+         passes: int = 3) -> dict:
     """`fit_affine_variance` with the standard errors of a and b and the number of samples used."""
     mean, value = np.asarray(mean, np.float64).ravel(), np.asarray(value, np.float64).ravel()
     signal = mean if signal is None else np.asarray(signal, np.float64).ravel()
     if not (mean.shape == value.shape == signal.shape) or mean.size == 0:
         raise ValueError(f"fit_affine_variance: need equal, non-empty mean, value and signal, got "
-                         f"{mean.size}, {value.size}, {signal.size} samples")  # fmt: skip
+                         f"{mean.size}, {value.size}, {signal.size} samples")
     residual = value - mean
     edges = _edges(mean, bins, quantum)
     keep = np.ones(mean.shape, dtype=bool)
@@ -152,11 +152,11 @@ def _fit(mean, value, *, signal=None, bins: int = BINS, min_count: int = MIN_COU
         std = np.sqrt(np.maximum(a * signal + b, v.min()))
         keep = np.abs(residual - mu[index]) <= OUTLIER_SIGMAS * std  # outliers (module docstring)
     return {"a": a, "b": b, "a_se": float(np.sqrt(cov[0, 0])), "b_se": float(np.sqrt(cov[1, 1])),
-            "n": int(n.sum()), "bins": len(s)}  # fmt: skip
+            "n": int(n.sum()), "bins": len(s)}
 
 
 def fit_affine_variance(mean, value, *, signal=None, bins: int = BINS, min_count: int = MIN_COUNT,
-                        quantum: float = 0.0) -> tuple[float, float]:  # fmt: skip
+                        quantum: float = 0.0) -> tuple[float, float]:
     """Fit Var(value - mean) = a signal + b over bins of `mean` (module docstring).
 
     Args:
@@ -201,7 +201,7 @@ def noise_levels(calibration: dict, iso: float) -> tuple[np.ndarray, np.ndarray]
     model = calibration["model"]
     if None in model["log_b_intercept"]:
         raise ValueError("noise_levels: the calibration has no positive floor b for a channel (every scene's fit "
-                         "gave b <= 0); calibrate on more or brighter train scenes")  # fmt: skip
+                         "gave b <= 0); calibrate on more or brighter train scenes")
     a = np.asarray(model["a_per_iso"], np.float64) * iso
     b = np.exp(np.asarray(model["log_b_slope"], np.float64) * np.log(iso) + np.asarray(model["log_b_intercept"]))
     return a, b
@@ -238,7 +238,7 @@ def _fit_unclipped(m: np.ndarray, y: np.ndarray, signal: np.ndarray, clip_sigmas
 
 
 def fit_tile_pixels(m: np.ndarray, y: np.ndarray, r: np.ndarray, *, clip_sigmas: float = CLIP_SIGMAS,
-                    highlight: float = HIGHLIGHT) -> dict:  # fmt: skip
+                    highlight: float = HIGHLIGHT) -> dict:
     """Eq. (1) per channel for one scene's pixels, away from the clip at 0 and from white (module docstring).
 
     Args:
@@ -361,7 +361,7 @@ def calibrate_raw(root: str | os.PathLike, camera: str, split: str = "train") ->
             signals.append(x[keep] / c.ratio * (1.0 + 1.0 / c.ratio))  # its own noise (module docstring)
             clipped += zeros
         fit = _fit(np.concatenate(means), np.concatenate(values), signal=np.concatenate(signals),
-                   quantum=1.0 / span)  # fmt: skip
+                   quantum=1.0 / span)
         quantisation = 1.0 / (12.0 * span**2)  # rounding to whole DN, in normalised units
         read = fit["b"] - quantisation
         profile = read_noise_profile(root / shorts[0].path)
@@ -372,14 +372,14 @@ def calibrate_raw(root: str | os.PathLike, camera: str, split: str = "train") ->
             "shot_rel_error": None if profile is None else fit["a"] / tag_shot - 1.0,
             "read_rel_error": None if profile is None else read / tag_read - 1.0,
             "quantisation": quantisation, "n_pixels": fit["n"], "clipped_at_0": clipped,
-        })  # fmt: skip
+        })
     if not rows:
         raise ValueError(f"{root}: the {camera} {split} list names no short exposures; calibrate on another split")
     return rows
 
 
 def write_calibration(metadata_path: str | os.PathLike, out_path: str | os.PathLike, *,
-                      root: str | os.PathLike | None = None, camera: str | None = None) -> None:  # fmt: skip
+                      root: str | os.PathLike | None = None, camera: str | None = None) -> None:
     """Write `calibrate_tiles(metadata_path)` (+ "raw_check": `calibrate_raw(root, camera)` when root is given)
     as JSON, atomically."""
     document = calibrate_tiles(metadata_path)

@@ -23,7 +23,7 @@ class GridBatch:
 
     def to(self, device) -> GridBatch:
         return GridBatch(**{f.name: None if getattr(self, f.name) is None else getattr(self, f.name).to(device)
-                            for f in fields(self)})  # fmt: skip
+                            for f in fields(self)})
 
     def __len__(self) -> int:
         return self.images.shape[0]
@@ -39,7 +39,7 @@ def grid_batch(images, context, query, prior=None) -> GridBatch:
     images = torch.as_tensor(images).permute(0, 3, 1, 2).float() / 127.5 - 1.0
     prior = None if prior is None else torch.as_tensor(prior).permute(0, 3, 1, 2).float() * 2.0 - 1.0
     return GridBatch(images, dense_masks(torch.as_tensor(context), height, width).float(),
-                     dense_masks(torch.as_tensor(query), height, width).float(), prior)  # fmt: skip
+                     dense_masks(torch.as_tensor(query), height, width).float(), prior)
 
 
 class GridDataset(torch.utils.data.Dataset):

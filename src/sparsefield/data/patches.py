@@ -130,7 +130,7 @@ def _share(n: int, capacity: np.ndarray) -> np.ndarray:
 
 
 def _draw(split: str, n: int, corners: dict, capacity: np.ndarray, levels: dict, size: int, with_2x: bool,
-          rng: np.random.Generator) -> dict:  # fmt: skip
+          rng: np.random.Generator) -> dict:
     """Draw `n` of the split's valid windows (module docstring: Sampling), shuffled.
 
     Returns:
@@ -156,7 +156,7 @@ def _draw(split: str, n: int, corners: dict, capacity: np.ndarray, levels: dict,
 
 
 def _no_window(split: str, photos: list[np.ndarray], fits_without_std: bool, *, size: int, factors: tuple[int, ...],
-               test_fraction: float, min_std: float, where: str, fix: str) -> ValueError:  # fmt: skip
+               test_fraction: float, min_std: float, where: str, fix: str) -> ValueError:
     """The one-line error for a split without any valid window: too flat, or the images too small."""
     if fits_without_std:
         return ValueError(
@@ -227,9 +227,9 @@ def region_patches(
         capacity = np.array([[len(yf) for yf, _ in corners[f]] for f in factors])  # (factors, photos)
         if not capacity.any():
             fits = any(len(_valid_corners(levels[f][p], region, size, 0.0)[0])
-                       for f in factors for p, region in enumerate(inside[f]))  # fmt: skip
+                       for f in factors for p, region in enumerate(inside[f]))
             raise _no_window(split, photos, fits, size=size, factors=factors, test_fraction=test_fraction,
-                             min_std=min_std, where=where, fix=fix)  # fmt: skip
+                             min_std=min_std, where=where, fix=fix)
         rng = np.random.default_rng([seed, s])  # independent streams: n_test never changes train
         cut.update(_draw(split, n, corners, capacity, levels, size, with_2x, rng))
     footprints = {split: cut[split + "_footprints"] for split in SPLITS}

@@ -222,11 +222,11 @@ def write_metadata(capture_meta: list[str | os.PathLike], out_path: str | os.Pat
                 **{key: meta[key] for key in (*CAPTURE_FIELDS, *LEVEL_FIELDS)},
                 "is_clean": meta["data_type"] == "clean",
                 "clean_tile_id": None if meta["partner"] is None else tile_id(meta["partner"], tile["y"], tile["x"]),
-            })  # fmt: skip
+            })
     if len(sizes) > 1:
         raise ValueError(f"{out_path}: captures cut at different tile sizes {sorted(sizes)}; rebuild the tiles")
     metadata = {"rawset": rawset, "tile_size": sizes.pop() if sizes else None,
-                "tiles": sorted(records, key=lambda r: r["tile_id"])}  # fmt: skip
+                "tiles": sorted(records, key=lambda r: r["tile_id"])}
     check_metadata(metadata, where=str(out_path))
     with atomic_path(out_path) as tmp:
         tmp.write_text(_json(metadata))

@@ -35,7 +35,7 @@ class MaskedImages:
         twice = None if self.images_2x is None else self.images_2x[rows]
         estimate = None if self.estimate is None else self.estimate[rows]
         return MaskedImages(self.images[rows], self.context[rows], self.query[rows], twice, estimate,
-                            self.index[rows])  # fmt: skip
+                            self.index[rows])
 
     def first(self, n: int | None) -> MaskedImages:
         """The first n images (all when n is None)."""
@@ -56,7 +56,7 @@ def read_masked(data_path: str | os.PathLike, masks_path: str | os.PathLike, spl
         mask_hw = (int(f.attrs["H"]), int(f.attrs["W"]))
     if mask_hw != images.shape[1:3]:
         raise ValueError(f"{masks_path} is for {mask_hw[0]}x{mask_hw[1]} images but {data_path} holds "
-                         f"{images.shape[1]}x{images.shape[2]}; rebuild the masks")  # fmt: skip
+                         f"{images.shape[1]}x{images.shape[2]}; rebuild the masks")
     if len(context) != len(images):
         raise ValueError(f"{masks_path} has {len(context)} {split} masks but {data_path} {len(images)} images")
     twice = read_images(data_path, "test_2x") if split == "test" and has_split(data_path, "test_2x") else None

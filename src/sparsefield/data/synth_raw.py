@@ -62,7 +62,7 @@ XYZ2CAMS = np.array([  # Brooks et al. 2019, random_ccm()
     [[0.4913, -0.0541, -0.0202], [-0.6130, 1.3513, 0.2906], [-0.1564, 0.2151, 0.7183]],
     [[0.8380, -0.2630, -0.0639], [-0.2887, 1.0725, 0.2496], [-0.0627, 0.1427, 0.5438]],
     [[0.6596, -0.2079, -0.0562], [-0.4782, 1.3016, 0.1933], [-0.0970, 0.1581, 0.5181]],
-])  # fmt: skip
+])
 RGB2XYZ = np.array(  # linear sRGB (D65) -> XYZ
     [[0.4124564, 0.3575761, 0.1804375], [0.2126729, 0.7151522, 0.0721750], [0.0193339, 0.1191920, 0.9503041]]
 )
@@ -118,7 +118,7 @@ def mosaic_rggb(image: np.ndarray) -> np.ndarray:
 
 
 def expose(x: np.ndarray, *, ratio: float, shot: float, read: float, rng: np.random.Generator,
-           black: int = BLACK, white: int = WHITE) -> np.ndarray:  # fmt: skip
+           black: int = BLACK, white: int = WHITE) -> np.ndarray:
     """Raw values uint16 of an exposure `ratio` times shorter than the one whose mean signal is x.
 
     Args:
@@ -137,7 +137,7 @@ def exposure_name(seconds: float) -> str:
 
 
 def builtin_pairs(*, n_train: int, n_val: int, n_test: int, ratios: list[float],
-                  extension: str = EXTENSION) -> dict[str, list[Pair]]:  # fmt: skip
+                  extension: str = EXTENSION) -> dict[str, list[Pair]]:
     """The pairs (file names only) of a builtin raw set, per split, as its lists will name them.
 
     `extension` ends every file name (".dng"; the paper rehearsal writes the same DNG files as ".ARW").
@@ -165,7 +165,7 @@ def builtin_pairs(*, n_train: int, n_val: int, n_test: int, ratios: list[float],
 
 
 def place_scenes(photos: list[np.ndarray], counts: dict[str, int], size: int, test_fraction: float,
-                 min_std: float, rng: np.random.Generator) -> dict[str, list[tuple[int, int, int]]]:  # fmt: skip
+                 min_std: float, rng: np.random.Generator) -> dict[str, list[tuple[int, int, int]]]:
     """Non-overlapping size x size crops (photo, y, x) per split, round-robin over the photos."""
     test_masks = [band_mask(photo, test_fraction) for photo in photos]
     gray = [photo @ LUMA / 255.0 for photo in photos]
@@ -238,7 +238,7 @@ def build_builtin(
 
 
 def write_scene(folder: Path, scene: np.ndarray, pairs: list[Pair], *, xyz2cam: np.ndarray, reference_ratio: float,
-                seed: int, key: tuple[int, int]) -> list[Pair]:  # fmt: skip
+                seed: int, key: tuple[int, int]) -> list[Pair]:
     """Write one scene's captures into the camera folder `folder`: its long exposure and the short of every pair.
 
     Args:
@@ -267,15 +267,15 @@ def write_scene(folder: Path, scene: np.ndarray, pairs: list[Pair], *, xyz2cam: 
     for c, name in enumerate(files):
         _, exposure_s = parse_name(name)
         raw = expose(signal, ratio=exposure_ratio(LONG_S, exposure_s), shot=shot, read=read,
-                     rng=np.random.default_rng([seed, 3, *key, c]))  # fmt: skip
+                     rng=np.random.default_rng([seed, 3, *key, c]))
         write_dng(folder / Path(name).relative_to(CAMERA), raw, black=BLACK, white=WHITE,
                   xyz2cam=xyz2cam, as_shot_neutral=(1.0 / gains.red, 1.0, 1.0 / gains.blue),
-                  exposure_s=exposure_s, iso=iso, fnumber=FNUMBER, noise_profile=(shot, read))  # fmt: skip
+                  exposure_s=exposure_s, iso=iso, fnumber=FNUMBER, noise_profile=(shot, read))
     return [dataclasses.replace(pair, iso=iso, fnumber=FNUMBER) for pair in pairs]
 
 
 def write_rawset(root: str | os.PathLike, pairs: dict[str, list[Pair]], scene: Callable[[str, int], np.ndarray], *,
-                 reference_ratio: float, seed: int) -> None:  # fmt: skip
+                 reference_ratio: float, seed: int) -> None:
     """Write a raw set under `root`: `Sony/{long,short}/*` (one folder, atomically) and `Sony_{split}_list.txt`.
 
     Args:
@@ -292,7 +292,7 @@ def write_rawset(root: str | os.PathLike, pairs: dict[str, list[Pair]], scene: C
         for s, split in enumerate(SPLITS):
             for k, (_, group) in enumerate(itertools.groupby(pairs[split], key=lambda pair: pair.long)):  # a scene
                 written[split] += write_scene(folder, scene(split, k), list(group), xyz2cam=xyz2cam,
-                                              reference_ratio=reference_ratio, seed=seed, key=(s, k))  # fmt: skip
+                                              reference_ratio=reference_ratio, seed=seed, key=(s, k))
     for split in SPLITS:
         lines = [f"./{pair.short} ./{pair.long} ISO{pair.iso} F{pair.fnumber:g}\n" for pair in written[split]]
         with atomic_path(list_file(root, CAMERA, split)) as tmp:

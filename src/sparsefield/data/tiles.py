@@ -79,7 +79,7 @@ def select(tiles: list[dict], *, split=None, data_type=None, ratio=None, scene=N
         t for t in tiles
         if (split is None or t["split"] == split) and (data_type is None or t["data_type"] == data_type)
         and (scene is None or t["scene"] == scene) and (ratio is None or abs(t["ratio"] - ratio) <= 1e-6 * ratio)
-    ]  # fmt: skip
+    ]
 
 
 CHUNK = 64  # test pairs per chunk of a reconstruct or evaluate job
@@ -104,7 +104,7 @@ class TileDataset(torch.utils.data.Dataset):
     """
 
     def __init__(self, metadata, *, split=None, data_type=None, ratio=None, scene=None, pairs=False, cache_size=4,
-                 check=False):  # fmt: skip
+                 check=False):
         self.path = Path(metadata)
         meta = load_metadata(self.path)
         self.tile_size = meta["tile_size"]
@@ -247,12 +247,12 @@ class CropDataset(Windows):
     def __init__(self, images, crop: int, stride: int):
         self.images, self.uint8 = images, isinstance(images, np.ndarray) and images.dtype == np.uint8
         super().__init__([image.shape[:2] if self.uint8 else tuple(image.shape[1:]) for image in images], crop,
-                         stride)  # fmt: skip
+                         stride)
 
     def window(self, i: int, y: int, x: int) -> torch.Tensor:
         if self.uint8:
             return torch.as_tensor(self.images[i]).permute(2, 0, 1)[:, y : y + self.crop, x : x + self.crop] \
-                .float() / 127.5 - 1.0  # fmt: skip
+                .float() / 127.5 - 1.0
         return self.images[i][:, y : y + self.crop, x : x + self.crop]
 
 
@@ -267,7 +267,7 @@ class CaptureCrops(Windows):
     """
 
     def __init__(self, metadata, *, split: str, crop: int, stride: int, data_type: str = "clean",
-                 cache_bytes: int = 2**28):  # fmt: skip
+                 cache_bytes: int = 2**28):
         self.tiles = TileDataset(metadata, split=split, data_type=data_type)
         self.tiles.validate()
         size = self.tiles.tile_size
@@ -299,5 +299,5 @@ class CaptureCrops(Windows):
             ty, tx = int(ys[j]), int(xs[j])
             top, left, bottom, right = max(y, ty), max(x, tx), min(y + crop, ty + size), min(x + crop, tx + size)
             out[:, top - y : bottom - y, left - x : right - x] = self._tile(self.captures[i][j])[
-                :, top - ty : bottom - ty, left - tx : right - tx]  # fmt: skip
+                :, top - ty : bottom - ty, left - tx : right - tx]
         return out

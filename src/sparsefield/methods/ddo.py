@@ -87,7 +87,7 @@ def build(model: Model, resolution: int = 32, channels: int = 3):
 
     backbone = dict(asdict(model.backbone), resolution=resolution)
     return ConditionalDDO(backbone, conditioning=model.conditioning, prior=model.residual, channels=channels,
-                          features=model.features)  # fmt: skip
+                          features=model.features)
 
 
 def load(path, device="cpu"):
@@ -103,7 +103,7 @@ def load(path, device="cpu"):
 def _check(params: Params, data, where: str = "this approach") -> None:
     if params.model.residual and data.estimate is None:
         raise ValueError(f"{where}: model.residual is true but the approach has no `estimate:`; add "
-                         "`estimate: biharmonic` beside its kind, or set model.residual: false")  # fmt: skip
+                         "`estimate: biharmonic` beside its kind, or set model.residual: false")
     if params.loss not in LOSSES:
         raise ValueError(f"{where}: params.loss must be one of {LOSSES}, got {params.loss!r}")
 
@@ -144,7 +144,7 @@ def training(kind: str, params: Params, train, test, device) -> dict:
     config = dict(model=canonical(params.model), resolution=resolution, channels=channels)
     return dict(model=build(params.model, resolution, channels), config=config, loss_fn=loss(kind, params),
                 dataset=batches(params, train), eval_fn=learning_curve(kind, params, test, device),
-                eval_every=params.evaluation.every, seed=params.seed, **asdict(params.train))  # fmt: skip
+                eval_every=params.evaluation.every, seed=params.seed, **asdict(params.train))
 
 
 def _upsampled(batch, factor: int):
@@ -162,7 +162,7 @@ def _upsampled(batch, factor: int):
 
 
 def sample_grid(kind, net, process, data, *, model: Model, task, sampler, steps, k, seed, batch_size, device,
-                factor: int = 1):  # fmt: skip
+                factor: int = 1):
     """K samples of every image of `data` on its grid (`factor` 2: on the 2× grid).
 
     Returns: samples (N, K, fH, fW, C) in [0, 1] (observed pixels kept when factor 1), the posterior
@@ -190,10 +190,10 @@ def sample_grid(kind, net, process, data, *, model: Model, task, sampler, steps,
         batch = batch.to(device)
         height, width = batch.context.shape[-2:]
         repeated = type(batch)(*(None if v is None else v.repeat_interleave(k, 0) for v in
-                                 (batch.images, batch.context, batch.query, batch.prior)))  # fmt: skip
+                                 (batch.images, batch.context, batch.query, batch.prior)))
         noise = SampleNoise([seed_of(seed, int(data.index[start + i]), j, task) for i in range(len(batch))
                              for j in range(k)],
-                            device=device)  # fmt: skip
+                            device=device)
 
         def D(z, t, repeated=repeated):
             calls[0] += 1
@@ -235,7 +235,7 @@ def learning_curve(kind: str, params: Params, test, device):
     start = test.estimate if test.estimate is not None else normconv(test.images / 255.0, test.context)
     classical = missing_psnr(start, test)  # the classical estimate the model starts from
     kw = dict(model=params.model, task=GRID, sampler=curve.sampler, steps=curve.steps, k=curve.k, seed=params.seed,
-              batch_size=len(test), device=device)  # fmt: skip
+              batch_size=len(test), device=device)
 
     def eval_fn(ema, step):
         samples, posterior_mean, _, _ = sample_grid(kind, ema, process, test, **kw)
@@ -255,14 +255,14 @@ def reconstruct(kind: str, params: Params, data, *, model, device, **_):
     _check(params, data)
     s, process = params.sample, objective(kind, params)
     kw = dict(model=params.model, sampler=s.sampler, steps=s.steps, k=s.n_samples, seed=params.seed,
-              batch_size=s.batch_size, device=device)  # fmt: skip
+              batch_size=s.batch_size, device=device)
     samples, posterior_mean, nfe, seconds = sample_grid(kind, model, process, data, task=GRID, **kw)
     extras = {"posterior_mean": posterior_mean}
     if data.images_2x is not None:
         kw.update(k=s.n_samples_2x)
         extras["mean_2x"] = sample_grid(kind, model, process, data, task=HIRES, factor=2, **kw)[0].mean(1)
     attrs = dict(nfe=nfe, seconds_per_image=seconds, sampler=s.sampler, steps=s.steps,
-                 params=sum(p.numel() for p in model.parameters()))  # fmt: skip
+                 params=sum(p.numel() for p in model.parameters()))
     return Reconstruction(samples, attrs, extras)
 
 
@@ -273,7 +273,7 @@ def sweep(kind: str, params: Params, data, *, model, device, **_) -> list[dict]:
     def run(sampler, steps, data):
         samples, _, nfe, seconds = sample_grid(kind, model, process, data, model=params.model, task=GRID,
                                                sampler=sampler, steps=steps, k=s.n_samples, seed=params.seed,
-                                               batch_size=s.batch_size, device=device)  # fmt: skip
+                                               batch_size=s.batch_size, device=device)
         return samples, nfe, seconds
 
     return learned.nfe_sweep(kind, params, data, run)

@@ -95,7 +95,7 @@ def _lowlight_batch(pairs, rows, calibration, floor, device, k: int = 1):
     ratio = torch.tensor([float(item[2]) for item in items], device=device).reshape(-1, 1, 1, 1)
     levels = [noise_levels(calibration, pairs.records[i]["iso"]) for i in rows]
     a, b = (torch.as_tensor(np.stack([lv[j] for lv in levels]), dtype=torch.float32, device=device).reshape(-1, 3, 1, 1)
-            for j in (0, 1))  # fmt: skip
+            for j in (0, 1))
     y, ratio, a, b = (v.repeat_interleave(k, 0) for v in (y, ratio, a, b))
     return y, PoissonGaussian(y, 1 / (2 * ratio), 1 / (2 * ratio), a, b, floor=floor), ratio, (a, b)
 
@@ -129,7 +129,7 @@ def restore_tiles(kind, params: Params, pairs, model, calibration, device, *, sa
             x = x[:, None]
         else:
             noise = SampleNoise([seed_of(params.seed, int(pairs.index[i]), j) for i in rows for j in range(k)],
-                                device=device)  # fmt: skip
+                                device=device)
             x, calls = _sample(model, likelihood, s, sampler, steps, noise, y.shape[1:])
             x = x.view(len(rows), k, *x.shape[1:])
         seconds += time.perf_counter() - tic
@@ -156,7 +156,7 @@ def fill_images(kind, params: Params, data, model, device, *, sampler=None, step
         y = batch.context_image.repeat_interleave(k, 0)
         n = len(batch)
         noise = SampleNoise([seed_of(params.seed, int(data.index[start + i]), j) for i in range(n) for j in range(k)],
-                            device=device)  # fmt: skip
+                            device=device)
         tic = time.perf_counter()
         x, nfe = _sample(model, Mask(y, observed, params.sigma_y), s, sampler, steps, noise, y.shape[1:])
         seconds += time.perf_counter() - tic
@@ -204,10 +204,10 @@ def sweep(kind: str, params: Params, data, *, model, device, inputs=None, **_) -
         if kind == SPARSE:
             samples, nfe, seconds = fill_images(kind, params, data, model, device, sampler=sampler, steps=steps)
             psnr = dict(psnr_missing=float(missing_psnr_per_image(samples.mean(1), data.images,
-                                                                  data.context).mean()))  # fmt: skip
+                                                                  data.context).mean()))
         else:
             samples, nfe, seconds = restore_tiles(kind, params, data, model, calibration, device,
-                                                  sampler=sampler, steps=steps, n=s.sweep_images)  # fmt: skip
+                                                  sampler=sampler, steps=steps, n=s.sweep_images)
             psnr = dict(psnr_srgb=float(psnr_per_image(to_srgb(samples.mean(1)), to_srgb(truth)).mean()))
         rows.append(dict(sampler=sampler, steps=steps, nfe=nfe, seconds_per_image=seconds, **psnr))
     return rows

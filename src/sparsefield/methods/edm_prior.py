@@ -76,7 +76,7 @@ def load(path, device="cpu"):
 
     def rebuild(config):
         return build(bind(Backbone, config["backbone"], "backbone"), sigma_data=config["sigma_data"],
-                     mean=config["mean"], channels=config["channels"])  # fmt: skip
+                     mean=config["mean"], channels=config["channels"])
 
     return learned.load_model(path, device, rebuild)
 
@@ -167,10 +167,10 @@ def prior_training(params: PriorParams, source: dict, windows, val, device) -> d
         return process.loss(net, x0, None, noise)
 
     config = dict(backbone=canonical(params.backbone), sigma_data=sigma_data, mean=mean, channels=channels,
-                  P_mean=process.P_mean, source=canonical(source))  # fmt: skip
+                  P_mean=process.P_mean, source=canonical(source))
     return dict(model=build(params.backbone, sigma_data=sigma_data, mean=mean, channels=channels), config=config,
                 loss_fn=loss_fn, dataset=windows, eval_fn=validation_curve(params, val, device),
-                eval_every=params.validation.every, seed=params.seed, **asdict(params.train))  # fmt: skip
+                eval_every=params.validation.every, seed=params.seed, **asdict(params.train))
 
 
 def unconditional(model, real, *, linear: bool, n: int = 16, steps: int = 18, seed: int = 0, device="cpu") -> dict:

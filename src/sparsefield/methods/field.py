@@ -116,7 +116,7 @@ def training(kind: str, params: Params, train, test, device) -> dict:
 
     return dict(model=build(params.model), config=canonical(params.model), loss_fn=loss(kind, params),
                 dataset=batches(params, train), eval_fn=learning_curve(kind, params, test, device),
-                eval_every=params.evaluation.every, seed=params.seed, **asdict(params.train))  # fmt: skip
+                eval_every=params.evaluation.every, seed=params.seed, **asdict(params.train))
 
 
 def _sample(kind, model, process, data, outputs, *, task, sampler, steps, k, seed, batch_size, device):
@@ -141,7 +141,7 @@ def _sample(kind, model, process, data, outputs, *, task, sampler, steps, k, see
         coords = outputs(rows)  # (B, No, 2)
         batch = FieldBatch(pixel_coords(ctx, height, width).repeat_interleave(k, 0),
                            gather_pixels(to_unit(image), ctx).repeat_interleave(k, 0), coords.repeat_interleave(k, 0),
-                           torch.zeros(len(image) * k, coords.shape[1], channels)).to(device)  # fmt: skip
+                           torch.zeros(len(image) * k, coords.shape[1], channels)).to(device)
         noise = SampleNoise([seed_of(seed, int(i), j, task) for i in index[rows] for j in range(k)], device=device)
         tic = time.perf_counter()
         D = CountCalls(bind(model, batch))  # the prior is computed here, inside the timed part
@@ -163,7 +163,7 @@ def joint_grid(kind, model, process, data, **kw):
     n, height, width, _ = data.images.shape
     missing = unobserved(torch.as_tensor(data.context), height * width)
     values, firsts, nfe, seconds = _sample(kind, model, process, data, lambda rows: pixel_coords(missing[rows], height,
-                                           width), task=JOINT, **kw)  # fmt: skip
+                                           width), task=JOINT, **kw)
     posterior_mean = fill_unobserved(data.images, missing, firsts.mean(1, keepdims=True))[:, 0]
     return fill_unobserved(data.images, missing, values), posterior_mean, nfe, seconds
 
@@ -207,14 +207,14 @@ def reconstruct(kind: str, params: Params, data, *, model, device, **_):
         return pixel_coords(torch.as_tensor(data.query[rows]).long(), height, width)
 
     extras = {"posterior_mean": posterior_mean,
-              "query_samples": _sample(kind, model, process, data, at_query, task=QUERY, **kw)[0]}  # fmt: skip
+              "query_samples": _sample(kind, model, process, data, at_query, task=QUERY, **kw)[0]}
     if data.images_2x is not None:
         hires = grid_coords(2 * height, 2 * width)
         twice = _sample(kind, model, process, data, lambda rows: hires.expand(len(data.images[rows]), -1, -1),
-                        task=HIRES, **kw)[0]  # fmt: skip
+                        task=HIRES, **kw)[0]
         extras["mean_2x"] = twice.mean(1).reshape(n, 2 * height, 2 * width, -1)
     attrs = dict(nfe=nfe, seconds_per_image=seconds, sampler=s.sampler, steps=s.steps,
-                 params=sum(p.numel() for p in model.parameters()))  # fmt: skip
+                 params=sum(p.numel() for p in model.parameters()))
     return Reconstruction(samples, attrs, extras)
 
 
@@ -225,7 +225,7 @@ def sweep(kind: str, params: Params, data, *, model, device, **_) -> list[dict]:
     def run(sampler, steps, data):
         samples, _, nfe, seconds = joint_grid(kind, model, process, data, sampler=sampler, steps=steps,
                                               k=s.n_samples, seed=params.seed, batch_size=s.batch_size,
-                                              device=device)  # fmt: skip
+                                              device=device)
         return samples, nfe, seconds
 
     return nfe_sweep(kind, params, data, run)

@@ -39,7 +39,7 @@ class Train:
         given = [key for key in ("steps", "epochs", "kimg") if getattr(self, key) is not None]
         if len(given) != 1:
             raise ParamsError(f"give the training length as exactly one of steps, epochs, kimg (got "
-                              f"{', '.join(given) or 'none'}); set the others to null")  # fmt: skip
+                              f"{', '.join(given) or 'none'}); set the others to null")
 
 @dataclass(frozen=True)
 class Curve:

@@ -70,9 +70,9 @@ def build(model: Model, channels: int, shift=None, scale=None):
         start = KLAutoencoder.from_pretrained(model.pretrained)
         if start.config != net.config:
             raise ValueError(f"model.pretrained {model.pretrained} is {start.config}, the approach asks for "
-                             f"{net.config}; set model.backbone to the pretrained sizes")  # fmt: skip
+                             f"{net.config}; set model.backbone to the pretrained sizes")
         net.load_state_dict({k: v for k, v in start.state_dict().items() if k not in ("shift", "scale")},
-                            strict=False)  # fmt: skip
+                            strict=False)
     return net
 
 
@@ -116,7 +116,7 @@ def _check(params: Params, data, where: str = "this approach") -> None:
     factor = 2 ** (len(params.model.backbone.ch_mult) - 1)
     if data.images.shape[1] % factor or data.images.shape[2] % factor:
         raise ValueError(f"{where}: images of {data.images.shape[1]}x{data.images.shape[2]} are not divisible by "
-                         f"{factor} (2^(len(ch_mult) - 1)); change the dataset's size or ch_mult")  # fmt: skip
+                         f"{factor} (2^(len(ch_mult) - 1)); change the dataset's size or ch_mult")
 
 
 def loss(kind: str, params: Params, bands):
@@ -167,7 +167,7 @@ def learning_curve(params: Params, test, device):
         samples = Samples(mean[:, None], mean, np.zeros_like(mean), np.arange(len(mean)), {})
         values = score([samples], test).set_index(["metric", "region"])["value"]
         return {f"test_{metric}_{region}": values[(metric, region)]
-                for metric in ("psnr", "sam") for region in ("leaf", "full")}  # fmt: skip
+                for metric in ("psnr", "sam") for region in ("leaf", "full")}
 
     return eval_fn
 
@@ -183,7 +183,7 @@ def training(kind: str, params: Params, train, test, device) -> dict:
     return dict(model=build(params.model, channels, shift, scale), config=config,
                 loss_fn=loss(kind, params, list(train.bands)), dataset=_Leaves(train),
                 eval_fn=learning_curve(params, test, device), eval_every=params.evaluation.every, seed=params.seed,
-                **asdict(params.train))  # fmt: skip
+                **asdict(params.train))
 
 
 def reconstruct(kind: str, params: Params, data, *, model, device, **_):
@@ -195,5 +195,5 @@ def reconstruct(kind: str, params: Params, data, *, model, device, **_):
     mean = decode_all(model, data.images, device)
     seconds = (time.perf_counter() - start) / max(len(mean), 1)
     attrs = dict(nfe=1, seconds_per_image=seconds, latent_per_pixel=model.latent_per_pixel,
-                 params=sum(p.numel() for p in model.parameters()))  # fmt: skip
+                 params=sum(p.numel() for p in model.parameters()))
     return Reconstruction(mean[:, None], attrs)

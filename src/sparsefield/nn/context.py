@@ -29,7 +29,7 @@ def _block(in_ch: int, out_ch: int) -> list[nn.Module]:
 
 class ConditionalDDO(nn.Module):
     def __init__(self, backbone: dict, *, conditioning: str = "encoder", prior: bool = True, channels: int = 3,
-                 features: int = 32):  # fmt: skip
+                 features: int = 32):
         super().__init__()
         if conditioning not in ("encoder", "concat"):
             raise ValueError(f"conditioning must be 'encoder' or 'concat', got {conditioning!r}")

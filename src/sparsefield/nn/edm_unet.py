@@ -124,7 +124,7 @@ class EDMUNet(nn.Module):
                 now = ch * mult
             if level > 0:
                 self.up.append(nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"),
-                                             nn.Conv2d(now, now, 3, padding=1)))  # fmt: skip
+                                             nn.Conv2d(now, now, 3, padding=1)))
         self.norm_out, self.conv_out = _norm(now), _zero(nn.Conv2d(now, channels, 3, padding=1))
 
     def forward(self, x: Tensor, c_noise: Tensor, cond=None, prior: Tensor | None = None) -> Tensor:

@@ -112,7 +112,7 @@ class FNOUNet(nn.Module):
         temb_dim = 4 * ch
         self.levels = len(ch_mult)
         self.time = nn.Sequential(SinusoidalEmbedding(ch), nn.Linear(ch, temb_dim), nn.SiLU(),
-                                  nn.Linear(temb_dim, temb_dim))  # fmt: skip
+                                  nn.Linear(temb_dim, temb_dim))
         self.lift = nn.Conv2d(in_ch + 2, ch, 1)
         level_modes = [max(2, min(modes, resolution >> i)) for i in range(len(ch_mult))]
         self.down, widths, now = nn.ModuleList(), [ch], ch

@@ -38,7 +38,7 @@ class ResBlock(nn.Module):
     def __init__(self, in_ch: int, out_ch: int):
         super().__init__()
         self.body = nn.Sequential(_norm(in_ch), nn.SiLU(), nn.Conv2d(in_ch, out_ch, 3, padding=1),
-                                  _norm(out_ch), nn.SiLU(), nn.Conv2d(out_ch, out_ch, 3, padding=1))  # fmt: skip
+                                  _norm(out_ch), nn.SiLU(), nn.Conv2d(out_ch, out_ch, 3, padding=1))
         self.skip = nn.Conv2d(in_ch, out_ch, 1) if in_ch != out_ch else nn.Identity()
 
     def forward(self, x: Tensor) -> Tensor:
@@ -60,10 +60,10 @@ class DiagonalGaussian:
 
 class KLAutoencoder(nn.Module):
     def __init__(self, channels: int = 5, ch: int = 32, ch_mult: tuple[int, ...] = (1, 2), num_res_blocks: int = 1,
-                 z_channels: int = 8, shift: list[float] | None = None, scale: list[float] | None = None):  # fmt: skip
+                 z_channels: int = 8, shift: list[float] | None = None, scale: list[float] | None = None):
         super().__init__()
         self.config = dict(channels=channels, ch=ch, ch_mult=list(ch_mult), num_res_blocks=num_res_blocks,
-                           z_channels=z_channels)  # fmt: skip
+                           z_channels=z_channels)
         self.register_buffer("shift", torch.tensor(shift if shift is not None else [0.0] * channels))
         self.register_buffer("scale", torch.tensor(scale if scale is not None else [1.0] * channels))
         widths = [ch * m for m in ch_mult]
@@ -110,7 +110,7 @@ class KLAutoencoder(nn.Module):
         return self.decode(posterior.sample(eps)), posterior
 
     def forward(self, sample: Tensor, mask: Tensor | None = None, eps: Tensor | None = None,
-                loss: MaskedSpectralLoss | None = None) -> tuple[Tensor, dict]:  # fmt: skip
+                loss: MaskedSpectralLoss | None = None) -> tuple[Tensor, dict]:
         """(reconstruction, losses): the interface in the module docstring; `loss` default MaskedSpectralLoss()."""
         loss = loss if loss is not None else MaskedSpectralLoss()
         x_hat, posterior = self.reconstruct(sample, eps)
@@ -135,12 +135,12 @@ class KLAutoencoder(nn.Module):
         folder = Path(folder)
         if not (folder / CONFIG).is_file() or not (folder / WEIGHTS).is_file():
             raise FileNotFoundError(f"{folder}: no {CONFIG} + {WEIGHTS}; give a folder written by "
-                                    "KLAutoencoder.save_pretrained")  # fmt: skip
+                                    "KLAutoencoder.save_pretrained")
         try:
             model = cls(**json.loads((folder / CONFIG).read_text()))
             model.load_state_dict(torch.load(folder / WEIGHTS, map_location=map_location, weights_only=True))
         except Exception as err:  # a foreign config or state dict: many exception types
             message = str(err).splitlines()[0] if str(err) else type(err).__name__
             raise ValueError(f"{folder}: not a KLAutoencoder of this package ({message}); give a folder "
-                             "written by KLAutoencoder.save_pretrained") from None  # fmt: skip
+                             "written by KLAutoencoder.save_pretrained") from None
         return model

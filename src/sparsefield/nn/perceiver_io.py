@@ -111,7 +111,7 @@ class PerceiverIO(nn.Module):
             channels=channels, n_latents=n_latents, latent_dim=latent_dim, n_blocks=n_blocks, n_heads=n_heads,
             n_fourier=n_fourier, fourier_scale=fourier_scale, use_prior=use_prior, dropout=dropout,
             local_decoder=local_decoder, seed=seed,
-        )  # fmt: skip
+        )
         self.use_prior = use_prior
         D = latent_dim
         self.fourier = GaussianFourierFeatures(2, n_fourier, fourier_scale, seed)

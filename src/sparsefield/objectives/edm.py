@@ -15,21 +15,9 @@ and the expected loss is 1 at every σ; the denoiser's `sigma_data` should be th
 
 from __future__ import annotations
 
-import math
-
 import torch
 
 from sparsefield.rng import SampleNoise
-
-
-def shifted_p_mean(p_mean: float, sigma_data: float) -> float:
-    """P_mean for data of std σ_d: p_mean + ln(σ_d / 0.5).
-
-    EDM's P_mean = −1.2 was chosen for images of σ_d = 0.5. Preconditioning and loss depend on σ only
-    through σ/σ_d (up to the constant shift of c_noise), so data scaled by a = σ_d/0.5 put the same relative
-    noise levels at a σ: ln σ shifts by ln a and P_std stays. (Scale σ_min, σ_max of sampling alike.)
-    """
-    return p_mean + math.log(sigma_data / 0.5)
 
 
 class EDM:
@@ -37,7 +25,7 @@ class EDM:
 
     def __init__(
         self,
-        P_mean: float = -1.2,  # Mean of ln σ during training (for σ_d = 0.5; see `shifted_p_mean`).
+        P_mean: float = -1.2,  # Mean of ln σ in training, chosen for σ_d = 0.5 (σ_d: P_mean + ln(σ_d/0.5)).
         P_std: float = 1.2,  # Standard deviation of ln σ during training.
         sigma_data: float = 0.5,  # Expected std of the training data σ_d (as the denoiser's).
     ):

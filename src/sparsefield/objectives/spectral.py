@@ -46,9 +46,9 @@ def validate_mask(mask: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor | 
         return None
     batch, channels, height, width = x.shape
     if mask.ndim != 4 or mask.shape[0] != batch or mask.shape[1] not in (1, channels) or mask.shape[2:] != (
-        height, width):  # fmt: skip
+        height, width):
         raise ValueError(f"mask of shape {tuple(mask.shape)} cannot broadcast to images {tuple(x.shape)}; "
-                         f"give (B, 1, H, W) or (B, C, H, W)")  # fmt: skip
+                         f"give (B, 1, H, W) or (B, C, H, W)")
     return (mask > 0.5).to(x.dtype)
 
 
@@ -78,7 +78,7 @@ def warn_coverage(stats: dict[str, float]) -> bool:
         return False
     what = "low" if stats["coverage"] < LOW_COVERAGE else "high"
     LOGGER.warning(f"{what} mask coverage {stats['coverage']:.4f} ({stats['valid_pixels']}/{stats['total_pixels']} "
-                   f"pixels are leaf); thresholds {LOW_COVERAGE} and {HIGH_COVERAGE}")  # fmt: skip
+                   f"pixels are leaf); thresholds {LOW_COVERAGE} and {HIGH_COVERAGE}")
     return True
 
 
@@ -110,7 +110,7 @@ class MaskedSpectralLoss:
         logged |= {f"mse_{name}": supervised * onehot[c] for c, name in enumerate(names)}
         terms = {
             "loss_sam": Term(spectral_angle(x_hat, x, self.eps), valid if m is None else valid * m[:, :1],
-                             self.sam_weight),  # fmt: skip
+                             self.sam_weight),
             "loss_kl": Term(kl_divergence(mean, logvar), None, self.kl_weight),
         }
         return MaskedLoss(mse, m, logged=logged, terms=terms)
@@ -120,6 +120,6 @@ class MaskedSpectralLoss:
         and mask_stats (coverage, valid_pixels, total_pixels)."""
         parts = terms.parts()
         per_channel = [masked_loss(terms.value, weight) for name, weight in terms.logged.items()
-                       if name.startswith("mse_")]  # fmt: skip
+                       if name.startswith("mse_")]
         return dict(total=terms.total(parts), mse=parts["main"], mse_per_channel=torch.stack(per_channel),
-                    sam=parts["loss_sam"], kl=parts["loss_kl"], mask_stats=coverage_stats(terms.weight, x))  # fmt: skip
+                    sam=parts["loss_sam"], kl=parts["loss_kl"], mask_stats=coverage_stats(terms.weight, x))

@@ -71,7 +71,7 @@ def write_cifar10(folder: str | os.PathLike, *, n_train: int = 50000, n_test: in
     sizes = [n_train // CIFAR_BATCHES + (b < n_train % CIFAR_BATCHES) for b in range(CIFAR_BATCHES)]
     starts = np.cumsum([0, *sizes])
     batches = [(f"data_batch_{b + 1}", f"training batch {b + 1} of {CIFAR_BATCHES}", images.train[start:end], start)
-               for b, (start, end) in enumerate(zip(starts[:-1], starts[1:], strict=True))]  # fmt: skip
+               for b, (start, end) in enumerate(zip(starts[:-1], starts[1:], strict=True))]
     batches.append(("test_batch", "testing batch 1 of 1", images.test, n_train))
     out = Path(folder) / "cifar-10-batches-py"
     with atomic_path(out, directory=True) as tmp:
@@ -102,7 +102,7 @@ def _boxes(photo: np.ndarray, test_fraction: float) -> dict[bool, tuple[int, int
 
 
 def _scene(photo: np.ndarray, box: tuple[int, int, int, int], height: int, width: int,
-           rng: np.random.Generator) -> np.ndarray:  # fmt: skip
+           rng: np.random.Generator) -> np.ndarray:
     """uint8 (height, width, 3): a random crop of `photo` inside `box`, of the scene's aspect and 60-100% of the
     largest such crop, resized (Lanczos)."""
     from PIL import Image
@@ -117,7 +117,7 @@ def _scene(photo: np.ndarray, box: tuple[int, int, int, int], height: int, width
 
 def write_sid_sony(root: str | os.PathLike, *, n_train: int, n_val: int, n_test: int,
                    ratios: tuple[float, ...] = (100, 250, 300), height: int = 2848, width: int = 4256,
-                   seed: int = 0) -> Path:  # fmt: skip
+                   seed: int = 0) -> Path:
     """Write SID's Sony layout (Chen et al. 2018; `data.sid`) under `root`, captures of Sony's sensor size.
 
     The real part: `Sony/long/{scene}_00_10s.ARW` (one 10 s reference per scene), `Sony/short/{scene}_{i:02d}_
@@ -179,11 +179,11 @@ def write_leaf_stacks(folder: str | os.PathLike, *, n_files: int, height: int, w
     with atomic_path(folder, directory=True) as tmp:
         for i, name in enumerate(names):
             leaf = _split(np.random.default_rng([seed, i]), 1, side, tuple(LEAF_DEFAULTS["leaves"]),
-                          LEAF_DEFAULTS["noise"], soil)  # fmt: skip
+                          LEAF_DEFAULTS["noise"], soil)
             image = leaf.images[0, top : top + height, left : left + width]  # float32 (H, W, 5) in [0, 1]
             stack = np.rint(np.moveaxis(image, -1, 0) * np.float32(LEAF_MAX_VALUE)).astype(np.uint16)  # (5, H, W)
             mask = leaf.masks[0, top : top + height, left : left + width] * np.uint8(255)
             tifffile.imwrite(tmp / f"{name}.tif", stack, photometric="minisblack", planarconfig="separate",
-                             compression="zlib")  # fmt: skip
+                             compression="zlib")
             tifffile.imwrite(tmp / f"{name}_mask.tif", mask, photometric="minisblack", compression="zlib")
     return [Path(folder) / f"{name}.tif" for name in names]

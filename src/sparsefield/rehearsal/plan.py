@@ -50,7 +50,7 @@ def _learned(entry: dict, *, steps: int, images: int, sample_steps: int, tiny: b
 
 def _sample(sample: dict, *, images: int, sample_steps: int, tiny: bool) -> dict:
     sample = {**sample, "steps": sample_steps, "images": images, "sweep_nfe": [sample_steps] if sample.get(
-        "sweep_nfe", [1]) else [], "sweep_images": 1}  # fmt: skip
+        "sweep_nfe", [1]) else [], "sweep_images": 1}
     if tiny:
         sample.update(n_samples=min(2, sample.get("n_samples", 1)), batch_size=4)
         if "n_samples_2x" in sample:
@@ -60,7 +60,7 @@ def _sample(sample: dict, *, images: int, sample_steps: int, tiny: bool) -> dict
 
 def rehearsal_overlay(config: dict, *, paths: dict[str, dict] | None = None, steps: int = 2, images: int = 2,
                       sample_steps: int = 2, prior_batch: dict[str, tuple[int, int]] | None = None,
-                      tiny: bool = False, device: str = "cpu") -> dict:  # fmt: skip
+                      tiny: bool = False, device: str = "cpu") -> dict:
     """The overlay of a study's paper `config` (module docstring).
 
     Args:
@@ -76,7 +76,7 @@ def rehearsal_overlay(config: dict, *, paths: dict[str, dict] | None = None, ste
         row = KINDS[entry["kind"]]
         if row.learned:
             overlay["approaches"][name] = {"params": _learned(entry, steps=steps, images=images,
-                                                              sample_steps=sample_steps, tiny=tiny)}  # fmt: skip
+                                                              sample_steps=sample_steps, tiny=tiny)}
         elif row.posterior:
             sample = (entry.get("params") or {}).get("sample") or {}
             sample = _sample(sample, images=images, sample_steps=sample_steps, tiny=tiny)
@@ -88,7 +88,7 @@ def rehearsal_overlay(config: dict, *, paths: dict[str, dict] | None = None, ste
         if batch is not None:
             params["train"].update(batch_size=batch[0], batch_gpu=batch[1])
         params["validation"] = {**params.get("validation", {}), "every": steps, "images": images, "draws": 1,
-                                "draw_steps": sample_steps}  # fmt: skip
+                                "draw_steps": sample_steps}
         if tiny:
             params["train"].update(batch_size=4, batch_gpu=2, num_workers=0)
             params["backbone"] = TINY_BACKBONES["prior"]

@@ -64,7 +64,7 @@ def jobs(results: str | Path) -> pd.DataFrame:
         table = pd.read_csv(path, sep="\t").rename(columns=COLUMNS)
         written = sum(size_mb(results / pattern.format(job=job)) for pattern in OUTPUTS.get(rule, []))
         rows.append({"rule": rule, "job": job, **table.iloc[-1][list(COLUMNS.values())].to_dict(),
-                     "written_mb": written})  # fmt: skip
+                     "written_mb": written})
     return pd.DataFrame(rows, columns=["rule", "job", *COLUMNS.values(), "written_mb"])
 
 
@@ -83,5 +83,5 @@ def markdown(table: pd.DataFrame, floatfmt: str = ".3g") -> str:
     head = "| " + " | ".join(map(str, table.columns)) + " |"
     rule = "|" + "|".join("---:" if pd.api.types.is_numeric_dtype(table[c]) else "---" for c in table.columns) + "|"
     body = ["| " + " | ".join(format(v, floatfmt) if isinstance(v, float) else str(v) for v in row) + " |"
-            for row in table.itertuples(index=False)]  # fmt: skip
+            for row in table.itertuples(index=False)]
     return "\n".join([head, rule, *body])

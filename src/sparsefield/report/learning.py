@@ -69,7 +69,7 @@ def _learning_table(logs, classical, column: str, what: str) -> str:
     steps = sorted({int(step) for points in curves.values() for step in points.step})
     lines = ["", f"## Learning curves ({what}, missing pixels, dB)", ""]
     lines.append("| approach | " + " | ".join(f"step {step}" for step in steps)
-                 + " | classical start, same images | last − start | best classical | crosses at |")  # fmt: skip
+                 + " | classical start, same images | last − start | best classical | crosses at |")
     lines.append("|---|" + "---:|" * (len(steps) + 4))
     for name, points in curves.items():
         at = dict(zip(points.step.astype(int), points[column], strict=True))
@@ -78,6 +78,6 @@ def _learning_table(logs, classical, column: str, what: str) -> str:
         crossed = points[points[column] >= line].step
         cells = [cell(at.get(step, float("nan")), 2) for step in steps]
         cells += [cell(start, 2), f"{points[column].iloc[-1] - start:+.2f}", cell(line, 2),
-                  str(int(crossed.iloc[0])) if len(crossed) else "–"]  # fmt: skip
+                  str(int(crossed.iloc[0])) if len(crossed) else "–"]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -38,7 +38,7 @@ def _rows(group: pd.DataFrame, scheme: str) -> list[str]:
         names = sorted(group.approach.unique(), key=lambda name: -values.get((name, scheme, "psnr", space), -np.inf))
         for name in names:
             cells = [cell(values.get((name, scheme, metric, space), float("nan")), digits)
-                     for metric, _, digits in LOWLIGHT_TABLE]  # fmt: skip
+                     for metric, _, digits in LOWLIGHT_TABLE]
             cells.append(cell(values.get((name, scheme, "seconds_per_image", "-"), float("nan")), 5))
             lines.append(f"| ×{scheme[1:]} | {space} | {name} | " + " | ".join(cells) + " |")
     return lines
@@ -50,7 +50,7 @@ def lowlight_markdown(table: pd.DataFrame) -> str:
     for rawset, group in table.groupby("dataset", sort=True):
         schemes = sorted(group.scheme.unique(), key=_ratio)
         counts = ", ".join(f"{int(group[(group.scheme == s) & (group.metric == 'n_images')].value.max())} at {s}"
-                           for s in schemes)  # fmt: skip
+                           for s in schemes)
         lines += ["", f"## {rawset} (test tiles: {counts})", ""]
         lines.append("| ratio | space | approach | " + " | ".join(col[1] for col in LOWLIGHT_TABLE) + " | s / tile |")
         lines.append("|---|---|---|" + "---:|" * (len(LOWLIGHT_TABLE) + 1))
@@ -83,7 +83,7 @@ def lowlight_figure(title: str, ratios, clean: np.ndarray, restorations: dict[st
             axes[row, col].imshow(to_srgb(image))
             axes[row, col].set_axis_off()
         axes[row, 0].text(-0.06, 0.5, f"x{ratios[row]:g}", rotation=90, ha="right", va="center", fontsize=7,
-                          transform=axes[row, 0].transAxes)  # fmt: skip
+                          transform=axes[row, 0].transAxes)
     for col, label in enumerate([*names, "long exposure"]):
         axes[0, col].set_title(label, fontsize=7)
     fig.suptitle(f"{title}: test tiles after the sRGB curve", fontsize=8)

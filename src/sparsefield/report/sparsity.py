@@ -31,7 +31,7 @@ def sparsity_markdown(frame: pd.DataFrame) -> str:
     if frame.empty:
         return ""
     lines = ["", "# Sparsity sweep", "", "PSNR (dB) on missing pixels of one model at every share of context pixels "
-             "(the headline estimator; the same test images at every ratio).", ""]  # fmt: skip
+             "(the headline estimator; the same test images at every ratio).", ""]
     lines += ["| context | " + " | ".join(frame.columns) + " |", "|---|" + "---:|" * len(frame.columns)]
     for ratio, row in frame.iterrows():
         lines.append(f"| {100 * ratio:g} % | " + " | ".join(cell(v, 2) for v in row) + " |")

@@ -19,7 +19,7 @@ mean over bands; SSIM likewise. The pca rows are the per-pixel linear reference 
 numbers per pixel: read the learned rows against them."""
 
 HEADLINE = [("sam", "leaf", "leaf SAM °", 2), ("psnr", "leaf", "leaf PSNR", 2), ("ssim", "leaf", "leaf SSIM", 4),
-            ("sam", "full", "full SAM °", 2), ("psnr", "full", "full PSNR", 2)]  # fmt: skip
+            ("sam", "full", "full SAM °", 2), ("psnr", "full", "full PSNR", 2)]
 
 
 def spectral_markdown(table: pd.DataFrame, logs: dict[str, pd.DataFrame] | None = None) -> str:
@@ -42,13 +42,13 @@ def spectral_markdown(table: pd.DataFrame, logs: dict[str, pd.DataFrame] | None 
         lines.append("|---|" + "---:|" * (len(HEADLINE) + 2))
         for name in names:
             cells = [cell(values.get((name, metric, region), float("nan")), digits)
-                     for metric, region, _, digits in HEADLINE]  # fmt: skip
+                     for metric, region, _, digits in HEADLINE]
             cells += [cell(values.get((name, key, "-"), float("nan")), d) for key, d in
-                      (("latent_per_pixel", 2), ("seconds_per_image", 5))]  # fmt: skip
+                      (("latent_per_pixel", 2), ("seconds_per_image", 5))]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
         bands = [m[5:] for m in dict.fromkeys(group.metric) if m.startswith("psnr_")]
         lines += ["", "Leaf PSNR per band (dB):", "", "| approach | " + " | ".join(bands) + " |",
-                  "|---|" + "---:|" * len(bands)]  # fmt: skip
+                  "|---|" + "---:|" * len(bands)]
         for name in names:
             cells = [cell(values.get((name, f"psnr_{b}", "leaf"), float("nan")), 2) for b in bands]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
@@ -71,7 +71,7 @@ def _learning_lines(values: pd.Series, names: list[str], logs: dict[str, pd.Data
     references = [name for name in names if name not in logs]
     lines = ["", "Learning curves (leaf SAM ° / leaf PSNR dB on the first `evaluation.images` test images; "
              "table: all test images):", "", "| approach | " + " | ".join(f"step {s}" for s in steps) + " | table |",
-             "|---|" + "---:|" * (len(steps) + 1)]  # fmt: skip
+             "|---|" + "---:|" * (len(steps) + 1)]
     for name, points in curves.items():
         for metric, label in CURVE:
             at = dict(zip(points.step.astype(int), points[f"test_{metric}_leaf"], strict=True))
@@ -89,7 +89,7 @@ def _false_colour(bands, images: np.ndarray, reference: np.ndarray) -> np.ndarra
     """(…, H, W, 3) composite R, G, B = NIR, red, green, stretched by the reference's 2nd–98th percentiles."""
     names = list(bands)
     pick = [names.index(b) if b in names else default for b, default in
-            (("nir", len(names) - 1), ("red", len(names) // 2), ("green", 0))]  # fmt: skip
+            (("nir", len(names) - 1), ("red", len(names) // 2), ("green", 0))]
     low = np.percentile(reference[..., pick], 2, axis=tuple(range(reference.ndim - 1)))
     high = np.percentile(reference[..., pick], 98, axis=tuple(range(reference.ndim - 1)))
     return np.clip((images[..., pick] - low) / np.maximum(high - low, 1e-6), 0.0, 1.0)
@@ -110,7 +110,7 @@ def band_figure(bands, truth, mask, predictions: dict[str, np.ndarray], title: s
         axes[r, len(bands)].imshow(_false_colour(bands, image, truth))
         shown = mask if name == "truth" else sam[name]
         last = axes[r, len(bands) + 1].imshow(shown, cmap="gray" if name == "truth" else "magma", vmin=0,
-                                              vmax=1 if name == "truth" else top)  # fmt: skip
+                                              vmax=1 if name == "truth" else top)
         axes[r, 0].set_ylabel(name, fontsize=7)
         for ax in axes[r]:
             ax.set_xticks([])

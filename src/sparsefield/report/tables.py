@@ -127,7 +127,7 @@ def mark_best(values, digits: int, best: str | None) -> list[str]:
         return cells
     top = max(_rank(values[i], digits, best) for i in candidates)
     return [f"**{c}**" if i in candidates and _rank(values[i], digits, best) == top else c
-            for i, c in enumerate(cells)]  # fmt: skip
+            for i, c in enumerate(cells)]
 
 
 def _indexed(group: pd.DataFrame) -> pd.Series:
@@ -187,12 +187,12 @@ def headline_table(group: pd.DataFrame, differences: Differences | None = None) 
     lines = ["| approach | " + " | ".join(titles) + " |", "|---|" + "---:|" * len(titles)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     caption = ("Missing pixels. Bold: the best of each column (highest PSNR, lowest CRPS, coverage nearest "
-               f"{COVERAGE_TARGET:.2f}); NFE is not marked.")  # fmt: skip
+               f"{COVERAGE_TARGET:.2f}); NFE is not marked.")
     if differences is not None:
         caption += (f" Δ: the row's headline PSNR minus {differences.reference}'s, per test image, averaged over the"
                     f" images both scored ({differences.n_reference}, else noted as n); in brackets the 95 % paired-"
                     f"bootstrap percentile interval (B = {differences.n_boot} resamples of the images, seed"
-                    f" {differences.seed}).")  # fmt: skip
+                    f" {differences.seed}).")
     return [*lines, "", f"*{caption}*"]
 
 

@@ -45,7 +45,7 @@ def karras_sigmas(n: int, sigma_min: float = 0.002, sigma_max: float = 80.0, rho
 
 def heun(D: DenoiserFn, x: Tensor, sigmas: list[float], randn: Callable[[], Tensor] | None = None, *,
          S_churn: float = 0.0, S_tmin: float = 0.0, S_tmax: float = float("inf"),
-         S_noise: float = 1.0) -> Tensor:  # fmt: skip
+         S_noise: float = 1.0) -> Tensor:
     """Karras et al. Alg. 2 from x at σ_0 along `sigmas`; with S_churn = 0 the deterministic Alg. 1."""
     n = len(sigmas) - 1
     for sigma, sigma_next in zip(sigmas[:-1], sigmas[1:], strict=True):

@@ -108,7 +108,7 @@ class PoissonGaussian(Likelihood):
     """
 
     def __init__(self, y: Tensor, gain: float | Tensor, offset: float | Tensor, a: float | Tensor,
-                 b: float | Tensor, floor: float = 1e-8):  # fmt: skip
+                 b: float | Tensor, floor: float = 1e-8):
         self.y, self.g, self.h, self.a, self.b, self.floor = y, gain, offset, a, b, float(floor)
 
     def mean(self, x0: Tensor) -> Tensor:

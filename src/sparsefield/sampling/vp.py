@@ -39,12 +39,12 @@ def _reverse_sde(D, process, randn, steps: int, corrected: bool):
     def corrector(x, t: float):
         alpha_i = math.exp(-beta(t) * h)  # α_i = 1 − β_i of the discrete VP chain
         return solvers.langevin_corrector(score, x, t, randn, snr=process.snr, alpha=alpha_i,
-                                          steps=process.corrector_steps)  # fmt: skip
+                                          steps=process.corrector_steps)
 
     x = alpha_sigma(1.0)[1] * randn()  # x_1 ~ N(0, σ_1² I)
     ts = uniform_grid(1.0, process.t_min, steps - 1)
     x = solvers.euler_maruyama(drift, lambda t: math.sqrt(beta(t)), x, ts, randn,
-                               corrector=corrector if corrected else None)  # fmt: skip
+                               corrector=corrector if corrected else None)
     alpha, sigma = alpha_sigma(process.t_min)
     return D(x / alpha, sigma / alpha)  # Final denoising step: x_0 = E[x_0 | x_{t_min}]
 

@@ -104,7 +104,7 @@ def score(chunks, data) -> pd.DataFrame:
         target = data.images[index].astype(np.float32) / 255.0
         masks = region_masks(data.context[index], data.query[index], *target.shape[1:3])
         estimates = {"mean": samples.mean, "posterior_mean": samples.extras.get("posterior_mean"),
-                     "sample": samples.samples[:, 0] if k > 1 else None}  # fmt: skip
+                     "sample": samples.samples[:, 0] if k > 1 else None}
         for estimator, pred in estimates.items():
             if pred is not None:
                 per_image.setdefault(estimator, []).append(image_metrics(pred, target, masks))
@@ -114,7 +114,7 @@ def score(chunks, data) -> pd.DataFrame:
             flat = target.reshape(len(index), -1, target.shape[-1])
             at_query = np.take_along_axis(flat, data.query[index].astype(np.int64)[..., None], axis=1)
             errors.setdefault(("query_alone", "mean"), []).append(_errors(samples.extras["query_samples"].mean(1),
-                                                                          at_query))  # fmt: skip
+                                                                          at_query))
         if data.images_2x is not None:
             truth_2x = data.images_2x[index].astype(np.float32) / 255.0
             errors.setdefault(("full_2x", "bicubic"), []).append(_errors(bicubic_2x(samples.mean), truth_2x))
@@ -123,7 +123,7 @@ def score(chunks, data) -> pd.DataFrame:
         n += len(index)
     parts = [_averaged(tables, estimator) for estimator, tables in per_image.items()]
     rows = [(metric, region, float(np.sum([s for s, _ in sums])) / sum(c for _, c in sums))
-            for (metric, region), sums in pooled.items()]  # fmt: skip
+            for (metric, region), sums in pooled.items()]
     parts.append(pd.DataFrame(rows, columns=["metric", "region", "value"]).assign(estimator="samples"))
     for (region, estimator), pairs in errors.items():
         parts.append(_psnr_rows(*(np.concatenate(v) for v in zip(*pairs, strict=True)), region, estimator))

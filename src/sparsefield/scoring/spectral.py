@@ -59,7 +59,7 @@ def _per_image(samples, data) -> dict[tuple[str, str], np.ndarray]:
     for start in range(0, len(index), rows):
         block = slice(start, start + rows)
         for key, values in _scores(samples.mean[block], data.images[index[block]], data.masks[index[block]] > 0,
-                                   list(data.bands)).items():  # fmt: skip
+                                   list(data.bands)).items():
             parts.setdefault(key, []).append(values)
     return {key: np.concatenate(values) for key, values in parts.items()}
 
@@ -97,7 +97,7 @@ def score(chunks, data) -> pd.DataFrame:
         kept = np.concatenate(values)
         kept = kept[~np.isnan(kept)]
         rows.append(dict(metric=metric, region=region, estimator="mean",
-                         value=float(kept.mean()) if len(kept) else float("nan")))  # fmt: skip
+                         value=float(kept.mean()) if len(kept) else float("nan")))
     rows += [dict(metric=key, region="-", estimator="-", value=float(attrs[key])) for key in COSTS if key in attrs]
     rows.append(dict(metric="n_images", region="-", estimator="-", value=float(n)))
     return pd.DataFrame(rows)

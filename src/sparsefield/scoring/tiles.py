@@ -53,7 +53,7 @@ def averaged(tiles: pd.DataFrame) -> pd.DataFrame:
             rows = tiles[(tiles["ratio"] == ratio) & (tiles["space"] == space)]
             mean = rows.groupby("metric", sort=False)["value"].mean()
             parts.append(pd.DataFrame({"scheme": scheme_of(ratio), "metric": mean.index, "region": space,
-                                       "estimator": "mean", "value": mean.values}))  # fmt: skip
+                                       "estimator": "mean", "value": mean.values}))
     return pd.concat(parts, ignore_index=True)
 
 
@@ -89,7 +89,7 @@ def score(chunks, pairs) -> pd.DataFrame:
         raise ValueError("samples hold no test pair")
     table = averaged(pd.concat(tables, ignore_index=True))
     shared = [(key, float(attrs[key])) for key in ("seconds_per_image", "nfe", "params", "train_seconds")
-              if key in attrs]  # fmt: skip
+              if key in attrs]
     costs = [
         {"scheme": scheme_of(ratio), "metric": metric, "region": "-", "estimator": "-", "value": value}
         for ratio in sorted(counts)

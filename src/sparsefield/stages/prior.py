@@ -20,7 +20,7 @@ from sparsefield.stages.train import run
 
 
 def train_prior(inputs, out_dir, *, prior: str, source: dict, settings: dict, device: str = "auto",
-                code: str = "") -> dict:  # fmt: skip
+                code: str = "") -> dict:
     """Train prior `prior` on `source` ({"rawset": name} or {"dataset": name}) into `out_dir`."""
     method = load(PRIOR_METHOD)
     params = bind(method.PriorParams, settings, f"priors.{prior}.params")
@@ -31,7 +31,7 @@ def train_prior(inputs, out_dir, *, prior: str, source: dict, settings: dict, de
     summary = run(loop, out_dir, key=[canonical(source), canonical(settings), code], device=device)
     model = method.load(Path(out_dir) / "model.pt", device)
     drawn = method.unconditional(model, val, linear="rawset" in source, n=params.validation.draws,
-                                 steps=params.validation.draw_steps, seed=params.seed, device=device)  # fmt: skip
+                                 steps=params.validation.draw_steps, seed=params.seed, device=device)
     with atomic_path(Path(out_dir) / "samples.npz") as tmp, open(tmp, "wb") as f:
         np.savez(f, **drawn)
     return summary

@@ -13,7 +13,7 @@ from sparsefield.stages.data import read_split
 
 
 def reconstruct(inputs, out_path, *, approach: str, kind: str, settings: dict, dataset: str, scheme: str,
-                n_images: int | None = None, device: str = "auto", threads: int = 1) -> None:  # fmt: skip
+                n_images: int | None = None, device: str = "auto", threads: int = 1) -> None:
     """Reconstruct the evaluated test items of what `approach` reads -> samples.h5, a chunk at a time.
 
     The items: `n_images` of the test split (`subset`: the first n images, or n pairs spread over a raw
@@ -40,7 +40,7 @@ def reconstruct(inputs, out_path, *, approach: str, kind: str, settings: dict, d
             part = data.take(slice(start, start + chunk))
             with torch.no_grad():
                 result = method.reconstruct(kind, params, part, model=model, device=device, threads=threads,
-                                            inputs=inputs)  # fmt: skip
+                                            inputs=inputs)
             out.write(part.index, result.samples, result.extras)
             attrs, seconds = result.attrs, seconds + result.attrs["seconds_per_image"] * len(part)
         attrs = {"approach": approach, "kind": kind, "dataset": dataset, "scheme": scheme, "nfe": 0, **attrs}
