@@ -23,6 +23,7 @@ import torch
 import yaml
 
 from sparsefield.config import approach_params, validate_config
+from sparsefield.io import load_model
 from sparsefield.params import bind, canonical
 from sparsefield.registry import KINDS, load
 from sparsefield.stages.data import read_split
@@ -86,14 +87,14 @@ def main(argv=None) -> list[dict]:
         data = read_split(KINDS[entry["kind"]].reads, inputs, "test")
         if KINDS[entry["kind"]].reads == "images":
             data = data.first(config["evaluation"]["n_images"])
-        model = method.load(inputs["model"], "cpu")
+        model = load_model(inputs["model"], "cpu", method.rebuild)
         for change in overrides(args.set):
             settings = canonical(bound[name])
             settings["sample"] = {**settings["sample"], **change}
             params = bind(method.Params, settings, name)
             start = time.perf_counter()
             with torch.no_grad():
-                result = method.reconstruct(entry["kind"], params, data, model=model, device="cpu", inputs=inputs)
+                result = method.reconstruct(entry["kind"], params, data, model=model, device="cpu")
             seconds = time.perf_counter() - start
             rows.append(dict(approach=name, **change, seconds=seconds, nfe=result.attrs["nfe"]))
             shown = " ".join(f"{k}={v}" for k, v in change.items())

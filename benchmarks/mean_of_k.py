@@ -27,6 +27,7 @@ import yaml
 from sparsefield.baselines.normconv import reconstruct as normconv
 from sparsefield.config import approach_params, validate_config
 from sparsefield.data.sets import read_masked
+from sparsefield.io import load_model
 from sparsefield.registry import KINDS, load
 
 
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> dict:
     field, params = load(KINDS[kind].method), approach_params(config)[args.approach]
     data_path = f"results/data/{entry['dataset']}.h5"
     test = read_masked(data_path, f"results/masks/{entry['dataset']}/{entry['scheme']}.h5", "test").first(args.images)
-    model = field.load(model_path)
+    model = load_model(model_path, "cpu", field.rebuild)
     scores = {"normconv": field.missing_psnr(normconv(test.images / 255.0, test.context)[:, None], test)}
     with torch.no_grad():
         samples, posterior_mean, nfe, _ = field.joint_grid(

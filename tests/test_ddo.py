@@ -13,7 +13,8 @@ from sparsefield.nn.fno_unet import FNOUNet, SpectralConv2d
 from sparsefield.objectives.blurring import BlurringDiffusion, dct2, idct2, low_discrepancy_times
 from sparsefield.params import bind
 from sparsefield.rng import SampleNoise
-from sparsefield.sampling.blurring import SAMPLERS
+from sparsefield.sampling import blurring
+from sparsefield.sampling.common import sample
 
 
 def test_dct_round_trip_and_orthonormal():
@@ -166,12 +167,13 @@ def test_ancestral_sampler_with_the_exact_model_reproduces_a_gaussian(prediction
     def randn():
         return torch.randn(n, 1, size, size, generator=generator, dtype=torch.float64)
 
-    x, first = SAMPLERS["ancestral_x0"](D, process, randn, steps=200)
+    drawn = sample(blurring, "ancestral_x0", D, process, randn, steps=200)
+    x, first = drawn.x, blurring.denoised(process, drawn.first, drawn.start, 1.0)
     u = dct2(x)[:, 0]
     torch.testing.assert_close(u.mean(0), mean_k, atol=0.04, rtol=0)
     torch.testing.assert_close(u.var(0), var_k, atol=0.03, rtol=0.1)
     torch.testing.assert_close(dct2(first)[:, 0].mean(0), mean_k, atol=0.05, rtol=0)  # E[x₀] at t = 1
-    blurred, _ = SAMPLERS["ancestral"](D, process, randn, steps=200)  # z₀'s mean: blurred by d_k(0)
+    blurred = sample(blurring, "ancestral", D, process, randn, steps=200).x  # z₀'s mean: blurred by d_k(0)
     torch.testing.assert_close(dct2(blurred)[:, 0].mean(0), process.alpha(0.0, size, size) * mean_k, atol=0.04,
                                rtol=0)
 

@@ -21,8 +21,8 @@ from sparsefield.nn.edm_unet import EDMUNet
 from sparsefield.nn.precond import ResidualDenoiser
 from sparsefield.objectives.edm import EDM
 from sparsefield.rng import SampleNoise, seed_of
-from sparsefield.sampling.edm import euler, heun, karras_sigmas, nfe, renoise
-from sparsefield.sampling.solvers import CountCalls
+from sparsefield.sampling.common import draw
+from sparsefield.sampling.edm import euler, heun, karras_sigmas, renoise, steps_for_nfe
 
 MU, S = 0.3, 0.5
 N_DRAWS = 2**16
@@ -110,9 +110,9 @@ def test_nfe_counts():
     x, _ = start(80.0)
     for n in (1, 2, 18):
         for name, sampler in (("heun", heun), ("euler", euler), ("renoise", renoise)):
-            D = CountCalls(exact_D)
-            sampler(D, x[:10], karras_sigmas(n), None)
-            assert D.calls == nfe(name, n) == (2 * n - 1 if name == "heun" else n), (name, n)
+            nfe = draw(sampler, exact_D, x[:10], karras_sigmas(n), None).nfe
+            assert nfe == (2 * n - 1 if name == "heun" else n), (name, n)
+            assert steps_for_nfe(None, name, nfe) == n
 
 
 def test_heun_is_second_order_and_euler_first_order():

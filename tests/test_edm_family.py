@@ -15,6 +15,7 @@ from sparsefield.data.tiles import CaptureCrops, CropDataset, TileDataset
 from sparsefield.methods import edm, edm_prior
 from sparsefield.nn.precond import CentredDenoiser
 from sparsefield.params import bind
+from sparsefield.stages.prior import read_source
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +61,7 @@ def test_crop_windows_are_fixed_and_cover_the_image():
 
 
 def test_a_bad_tile_fails_before_training_naming_the_tile(rawset, tmp_path):
-    """The seed's validate_dataset_compatibility: a NaN in one clean train tile stops prior_data, naming it."""
+    """Every tile is validated: a NaN in one clean tile stops the prior stage's reading of its source, naming it."""
     folder = tmp_path / "tiles"
     folder.mkdir()
     for path in rawset.parent.iterdir():
@@ -71,7 +72,7 @@ def test_a_bad_tile_fails_before_training_naming_the_tile(rawset, tmp_path):
     torch.save(stored, folder / record["file"])
     params = bind(edm_prior.PriorParams, {"backbone": {}, "train": {"steps": 1, "batch_size": 1, "lr": 1e-3}}, "p")
     with pytest.raises(ValueError, match=rf"tile {record['tile_id']}: 1 non-finite values"):
-        edm_prior.prior_data({"rawset": "edm"}, {"metadata": folder / "metadata.json"}, params)
+        read_source({"rawset": "edm"}, {"metadata": folder / "metadata.json"}, params)
 
 
 def test_measure_and_the_centred_denoiser_at_init():

@@ -23,19 +23,19 @@ from sparsefield.objectives.score import VPScore
 from sparsefield.registry import KINDS, load
 from sparsefield.rng import SampleNoise, seed_of
 from sparsefield.sampling import blurring, ddpm, flow, vp
+from sparsefield.sampling.common import sample as draw_samples
 from sparsefield.sampling.schedules import cosine_alpha_bar, strided_timesteps, uniform_grid, vp_alpha_sigma
-from sparsefield.sampling.solvers import CountCalls, ddim_update, ddpm_posterior, euler, euler_maruyama, heun
+from sparsefield.sampling.solvers import ddim_update, ddpm_posterior, euler, euler_maruyama, heun
 
 SAMPLING = {VPScore: vp, X0Denoiser: ddpm, FlowMatching: flow, BlurringDiffusion: blurring}
 
 
 def sample(obj, D, batch: FieldBatch, noise, *, steps: int, sampler: str):
     """(samples (B, No, C), NFE) of a denoiser D(x̃, σ, batch) on a field batch, as the field family runs them."""
-    D = CountCalls(bind(D, batch))
     randn = functools.partial(noise.randn, *batch.output_values.shape[1:])
     with torch.no_grad():
-        x = SAMPLING[type(obj)].SAMPLERS[sampler](D, obj, randn, steps=steps)
-    return x, D.calls
+        drawn = draw_samples(SAMPLING[type(obj)], sampler, bind(D, batch), obj, randn, steps=steps)
+    return drawn.x, drawn.nfe
 
 
 def gaussian_denoiser(mu, s: float = S):
@@ -295,9 +295,8 @@ def test_nfe_counts(cls, sampler):
 
     expected = {"euler_maruyama": 10, "pc": 10 + 9, "ddpm": 10, "ddim": 10, "euler": 10, "heun": 19}[sampler]
     _, nfe = sample(cls(), counting, field_batch(2, 8), SampleNoise(seeds(2)), steps=10, sampler=sampler)
-    assert nfe == len(calls) == expected == SAMPLING[cls].nfe(cls(), sampler, 10)
-    budget = SAMPLING[cls].steps_for_nfe(cls(), sampler, expected)
-    assert SAMPLING[cls].nfe(cls(), sampler, budget) <= expected
+    assert nfe == len(calls) == expected
+    assert SAMPLING[cls].steps_for_nfe(cls(), sampler, expected) == 10
 
 
 def test_registry_names_each_kinds_samplers():
@@ -309,3 +308,67 @@ def test_registry_names_each_kinds_samplers():
         elif row.learned:
             assert tuple(load(row.sampling).SAMPLERS) == row.samplers, kind
             assert SAMPLING[load(row.objective)] is load(row.sampling), kind
+
+
+# --- one contract: every registered sampler, sampler(D, x, grid, randn), on the analytic Gaussian -----------------
+
+REGISTERED = sorted({(row.sampling, name) for row in KINDS.values() if row.sampling for name in row.samplers})
+
+
+def _blurring_problem(module, name, randn):
+    """Data N(μ, s²) per pixel as DCT modes; the exact network output; the per-mode mean and variance expected."""
+    from test_ddo import _gaussian_model
+
+    from sparsefield.objectives.blurring import dct2
+
+    process = BlurringDiffusion(prediction="x0")
+    mean_k = dct2(torch.full((1, 1, 8, 8), MU, dtype=torch.float64))[0, 0]
+    var_k = torch.full((8, 8), S**2, dtype=torch.float64)
+    grid = module.grid(process, name, 200)
+    blur = process.alpha(0.0, 8, 8).double() if name == "ancestral" else torch.ones(8, 8, dtype=torch.float64)
+    D = _gaussian_model(process, mean_k, var_k, process.grf_variance(8, 8))
+    return D, module.start(grid, randn), grid, {}, lambda x: (dct2(x)[:, 0], blur * mean_k, None)
+
+
+def _posterior_problem(module, name, randn):
+    """An EDM prior's exact denoiser of N(μ, s²) with a likelihood that observes nothing: the prior comes back
+    (DiffPIR at ζ = 0, its deterministic walk: a share of fresh noise 0 < ζ < 1 does not keep the marginals)."""
+    from types import SimpleNamespace
+
+    from sparsefield.sampling.likelihoods import Mask
+
+    settings = SimpleNamespace(sigma_min=0.002, sigma_max=80.0, rho=7.0, step_size=0.5, S_churn=0.0, lam=1.0, zeta=0.0)
+    grid = module.grid(settings, name, 200)
+    x = MU + grid[0] * randn()
+    likelihood = Mask(torch.zeros_like(x), torch.zeros_like(x))
+    D = lambda x_, sigma: (S**2 * x_ + sigma**2 * MU) / (S**2 + sigma**2)  # noqa: E731
+    return D, x, grid, dict(likelihood=likelihood, settings=settings), lambda x: (x, MU, S**2)
+
+
+@pytest.mark.parametrize("module, name", REGISTERED, ids=[f"{m.rsplit('.', 1)[1]}-{n}" for m, n in REGISTERED])
+def test_every_registered_sampler_takes_one_signature_and_draws_the_gaussian(module, name):
+    """D, a start, a grid, a noise source (`sampling.common`): each sampler of every kind draws data N(μ, s²)."""
+    from sparsefield.sampling.common import draw
+
+    module_name, module = module, load(module)
+    generator = torch.Generator().manual_seed(7)
+    shape = (512, 1, 8, 8)
+    randn = lambda: torch.randn(shape, generator=generator, dtype=torch.float64)  # noqa: E731
+    if module_name.endswith("blurring"):
+        D, x, grid, options, read = _blurring_problem(module, name, randn)
+    elif module_name.endswith("posterior"):
+        D, x, grid, options, read = _posterior_problem(module, name, randn)
+    else:
+        process = {vp: VPScore(), ddpm: X0Denoiser(steps=1000), flow: FlowMatching()}[module]
+        steps = {"euler_maruyama": 500, "pc": 500, "ddpm": 1000, "ddim": 1000, "euler": 1000, "heun": 80}[name]
+        grid = module.grid(process, name, steps)
+        x, options = module.start(grid, randn), {}
+        D, read = (lambda x_, sigma: (S**2 * x_ + sigma**2 * MU) / (S**2 + sigma**2)), lambda x: (x, MU, S**2)  # noqa: E731
+    with torch.no_grad():
+        drawn = draw(functools.partial(module.SAMPLERS[name], **options), D, x, grid, randn)
+    values, mean, variance = read(drawn.x)
+    assert drawn.nfe >= len(grid) - 1 and drawn.x.shape == x.shape
+    torch.testing.assert_close(values.mean(0), torch.as_tensor(mean, dtype=torch.float64).expand(values.shape[1:]),
+                               atol=0.04, rtol=0)
+    if variance is not None:
+        assert values.var().item() == pytest.approx(variance, rel=0.08)

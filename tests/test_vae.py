@@ -168,13 +168,13 @@ def test_loss_falls_when_overfitting_one_batch():
 def test_pca_with_every_component_is_exact_and_with_k_exact_on_rank_k_data():
     rng = np.random.default_rng(0)
     pixels = rng.uniform(0.0, 1.0, (500, 5))
-    mean, std, basis = pca.fit(pixels, 5)
+    mean, std, basis = pca.fitted_basis(pixels, 5)
     assert np.allclose(pca.project(pixels, mean, std, basis), pixels, atol=1e-5)
     directions = rng.normal(size=(2, 5))
     low_rank = 0.5 + rng.normal(size=(500, 2)) @ directions * 0.05
-    mean, std, basis = pca.fit(low_rank, 2)
+    mean, std, basis = pca.fitted_basis(low_rank, 2)
     assert np.allclose(pca.project(low_rank, mean, std, basis), low_rank, atol=1e-5)
-    mean, std, basis = pca.fit(low_rank, 1)
+    mean, std, basis = pca.fitted_basis(low_rank, 1)
     assert not np.allclose(pca.project(low_rank, mean, std, basis), low_rank, atol=1e-3)
 
 

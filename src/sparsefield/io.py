@@ -116,6 +116,26 @@ def open_h5(path: str | os.PathLike, what: str) -> h5py.File:
         raise OSError(f"{path}: not a readable HDF5 {what} file ({err}); delete it and rebuild it") from None
 
 
+def load_model(path: str | os.PathLike, device, rebuild):
+    """A trained model.pt (state_dict + the JSON config it was built from) as `rebuild(config)`, on `device`.
+
+    `rebuild` is the family's (`methods.<family>.rebuild`): the stages read the file, a family never does.
+
+    Raises:
+        ValueError: a truncated or foreign file, or one from other code (one line naming it and the fix).
+    """
+    import torch  # the workflow imports io at start-up; torch only where a model is read
+
+    try:
+        checkpoint = torch.load(path, map_location=device, weights_only=True)
+        model = rebuild(checkpoint["config"])
+        model.load_state_dict(checkpoint["state_dict"])
+    except Exception as err:  # truncated, foreign or from other code: torch raises many types
+        message = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ValueError(f"{path}: not a model.pt of this family ({message}); delete it and retrain") from None
+    return model.to(device).eval()
+
+
 def sha256_arrays(*arrays: np.ndarray) -> str:
     """SHA-256 over the raw bytes (and shapes) of the given arrays."""
     digest = hashlib.sha256()

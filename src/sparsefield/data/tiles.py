@@ -127,6 +127,7 @@ class TileDataset(torch.utils.data.Dataset):
         self._cache_size = cache_size
         self.check = check
         self.index = np.arange(len(self.records))  # positions in the selection (a `take` keeps them)
+        self.calibration: dict | None = None  # the raw set's noise calibration, when a reader attaches it
 
     def __len__(self) -> int:
         return len(self.records)
@@ -196,10 +197,14 @@ def paired_test_tiles(metadata: str | os.PathLike) -> TileDataset:
 
 
 def read_split(inputs, split: str) -> TileDataset:
-    """reads "tiles" (`stages.data`): the validated noisy/clean pairs for "test", the clean tiles otherwise."""
-    if split == "test":
-        return paired_test_tiles(inputs["metadata"])
-    return TileDataset(inputs["metadata"], split=split, data_type="clean")
+    """reads "tiles" (`stages.data`): the validated noisy/clean pairs for "test", the clean tiles otherwise;
+    with input `noise` (a kind that `needs` it) the raw set's noise calibration as `.calibration`."""
+    tiles = paired_test_tiles(inputs["metadata"]) if split == "test" else TileDataset(
+        inputs["metadata"], split=split, data_type="clean")
+    if "noise" in inputs.keys():
+        with open(inputs["noise"], encoding="utf-8") as f:
+            tiles.calibration = json.load(f)
+    return tiles
 
 
 def linear_rgb(tile: torch.Tensor):

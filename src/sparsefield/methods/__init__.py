@@ -1,7 +1,14 @@
-"""One wiring file per family: a typed Params dataclass, then reconstruct (and build, batches, loss, load
-when learned), each a few lines calling the math modules. No math here, and no file I/O: the stages
-(`sparsefield.stages`) read and write every file. The registry names which module serves a kind.
+"""One wiring file per family: a typed Params dataclass, then the functions the stages call, each a few
+lines calling the math modules. No math here, and no file I/O: the stages (`sparsefield.stages`) read
+and write every file and hand a family data and models (tests/test_layers.py checks it).
 
-Imports of torch-heavy modules sit inside the functions, so that binding the config to the Params
-(at workflow start, `sparsefield.config`) costs no torch import.
+    reconstruct(kind, params, data, *, model, device, threads) -> samples.Reconstruction   every family
+    fit(kind, params, train) -> model          a classical family fitted on the train split (pca)
+    rebuild(config) -> nn.Module                a learned family's network, as a model.pt's config describes it
+    training(kind, params, train, test, device) -> the training loop's keyword arguments (learned)
+    sweep(kind, params, data, *, model, device) -> rows of PSNR against NFE (sampled families)
+
+The registry (`sparsefield.registry`) names which module serves a kind. Imports of torch-heavy
+modules sit inside the functions, so that binding the config to the Params (at workflow start,
+`sparsefield.config`) costs no torch import.
 """

@@ -28,7 +28,6 @@ Noise comes from one generator per (seed, image, sample, task): a result never d
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass, field
 
 from sparsefield.methods import learned
@@ -90,14 +89,11 @@ def build(model: Model, resolution: int = 32, channels: int = 3):
                           features=model.features)
 
 
-def load(path, device="cpu"):
-    """Rebuild a trained network from model.pt (state_dict + the Model and resolution it was built for)."""
+def rebuild(config: dict):
+    """The untrained network a model.pt's config describes (the Model and resolution it was built for)."""
     from sparsefield.params import bind
 
-    def rebuild(config):
-        return build(bind(Model, config["model"], "model"), config["resolution"], config["channels"])
-
-    return learned.load_model(path, device, rebuild)
+    return build(bind(Model, config["model"], "model"), config["resolution"], config["channels"])
 
 
 def _check(params: Params, data, where: str = "this approach") -> None:
@@ -171,51 +167,60 @@ def sample_grid(kind, net, process, data, *, model: Model, task, sampler, steps,
     import functools
 
     import numpy as np
-    import torch
 
     from sparsefield.data.grids import grid_batch
     from sparsefield.registry import KINDS, load
     from sparsefield.rng import SampleNoise, seed_of
+    from sparsefield.sampling import blurring
+    from sparsefield.sampling.common import batched, draw
 
-    run = load(KINDS[kind].sampling).SAMPLERS[sampler]
-    n, channels = len(data.images), data.images.shape[3]
-    outputs, means, seconds, calls = [], [], 0.0, [0]
-    for start in range(0, n, batch_size):
-        rows = slice(start, start + batch_size)
+    run_sampler = load(KINDS[kind].sampling).SAMPLERS[sampler]
+    channels = data.images.shape[3]
+
+    def prepare(rows):
         prior = None if data.estimate is None else data.estimate[rows]
         batch = grid_batch(data.images[rows], data.context[rows], data.query[rows], prior)
         batch.images = batch.context_image  # the sampler never sees an unobserved pixel
         if factor > 1:
             batch = _upsampled(batch, factor)
         batch = batch.to(device)
-        height, width = batch.context.shape[-2:]
         repeated = type(batch)(*(None if v is None else v.repeat_interleave(k, 0) for v in
                                  (batch.images, batch.context, batch.query, batch.prior)))
-        noise = SampleNoise([seed_of(seed, int(data.index[start + i]), j, task) for i in range(len(batch))
-                             for j in range(k)],
+        noise = SampleNoise([seed_of(seed, int(i), j, task) for i in data.index[rows] for j in range(k)],
                             device=device)
+        return batch, repeated, functools.partial(noise.randn, channels, *batch.context.shape[-2:])
 
-        def D(z, t, repeated=repeated):
-            calls[0] += 1
-            return net(z, t, repeated)
-
-        def clip(y, prior=repeated.prior):  # x̂₀ into [−1, 1] in data units
-            base = prior if model.residual else 0.0
+    def clip_of(repeated):
+        def clip(y):  # x̂₀ into [−1, 1] in data units
+            base = repeated.prior if model.residual else 0.0
             return ((base + model.sigma_data * y).clamp(-1, 1) - base) / model.sigma_data
 
-        tic = time.perf_counter()
-        y, first = run(D, process, functools.partial(noise.randn, channels, height, width), steps=steps, clip=clip)
-        seconds += time.perf_counter() - tic
-        for value, kept in ((y, outputs), (first, means)):
+        return clip
+
+    def run(state):
+        _, repeated, randn = state
+        grid = blurring.grid(process, sampler, steps)
+        start = blurring.start(grid, randn)
+        drawn = draw(functools.partial(run_sampler, clip=clip_of(repeated)), lambda z, t: net(z, t, repeated),
+                     start, grid, randn)
+        drawn.first = blurring.denoised(process, drawn.first, drawn.start, grid[0], clip_of(repeated))  # x̂₀, t = 1
+        return drawn
+
+    def keep(state, drawn):
+        batch, repeated, _ = state
+        height, width = batch.context.shape[-2:]
+        out = []
+        for value in (drawn.x, drawn.first):
             x = value * model.sigma_data + (repeated.prior if model.residual else 0.0)
             x = ((x.clamp(-1, 1) + 1) / 2).view(len(batch), k, channels, height, width)
             if factor == 1:  # the observed pixels as observed
                 observed = batch.context[:, None]
                 x = observed * (batch.images[:, None] + 1) / 2 + (1 - observed) * x
-            kept.append(x.permute(0, 1, 3, 4, 2).float().cpu())
-    nfe = calls[0] // max(1, -(-n // batch_size))
-    samples = torch.cat(outputs).numpy()
-    return samples, torch.cat(means).mean(1).numpy().astype(np.float32), nfe, seconds / max(n, 1)
+            out.append(x.permute(0, 1, 3, 4, 2).float().cpu())
+        return tuple(out)
+
+    (samples, means), nfe, seconds = batched(len(data.images), batch_size, prepare, run, keep)
+    return samples.numpy(), means.mean(1).numpy().astype(np.float32), nfe, seconds
 
 
 def missing_psnr(prediction, data) -> float:

@@ -19,10 +19,9 @@ tile or image, sample): a result never depends on the batch.
 from __future__ import annotations
 
 import functools
-import time
 from dataclasses import dataclass
 
-from sparsefield.methods.edm_prior import load  # noqa: F401  (the stages load a prior through the family)
+from sparsefield.methods.edm_prior import rebuild  # noqa: F401  (the stages rebuild a prior through the family)
 
 SPARSE, LOWLIGHT, DENOISE = "edm_sparse", "edm_lowlight", "edm_denoise"
 
@@ -68,17 +67,18 @@ def _bound(model):
     return D
 
 
-def _sample(model, likelihood, s: Sample, sampler: str, steps: int, noise, shape):
-    """Posterior samples (B, C, H, W) in x units and the NFE per sample."""
+def _draw(model, likelihood, s: Sample, sampler: str, steps: int, noise, shape):
+    """Posterior samples (B, C, H, W) in x units from x = μ + σ_max z, counted (`sampling.common.Draw`)."""
     from sparsefield.sampling import posterior
-    from sparsefield.sampling.edm import karras_sigmas
-    from sparsefield.sampling.solvers import CountCalls
+    from sparsefield.sampling.common import draw
 
-    D = CountCalls(_bound(model))
     randn = functools.partial(noise.randn, *shape)
-    sigmas = karras_sigmas(steps, s.sigma_min, s.sigma_max, s.rho)
+    sigmas = posterior.grid(s, sampler, steps)
     x = model.mean + sigmas[0] * randn()
-    return posterior.SAMPLERS[sampler](D, likelihood, x, sigmas, randn, s).detach(), D.calls
+    run = functools.partial(posterior.SAMPLERS[sampler], likelihood=likelihood, settings=s)
+    drawn = draw(run, _bound(model), x, sigmas, randn)
+    drawn.x = drawn.x.detach()
+    return drawn
 
 
 def _lowlight_batch(pairs, rows, calibration, floor, device, k: int = 1):
@@ -100,86 +100,85 @@ def _lowlight_batch(pairs, rows, calibration, floor, device, k: int = 1):
     return y, PoissonGaussian(y, 1 / (2 * ratio), 1 / (2 * ratio), a, b, floor=floor), ratio, (a, b)
 
 
-def _read_calibration(inputs):
-    import json
-
-    return json.loads(open(inputs["noise"]).read())
-
-
 def restore_tiles(kind, params: Params, pairs, model, calibration, device, *, sampler=None, steps=None, n=None):
     """Restored linear RGB (N, K, T, T, 3) in [0, 1] of the first `n` pairs, NFE per sample, seconds per tile."""
-    import torch
-
     from sparsefield.rng import SampleNoise, seed_of
+    from sparsefield.sampling.common import Draw, batched
 
     s = params.sample
     sampler, steps = sampler or s.sampler, steps or s.steps
     n = len(pairs) if n is None else min(n, len(pairs))
     k = 1 if kind == DENOISE else s.n_samples
-    outputs, nfe, seconds = [], 0, 0.0
-    for start in range(0, n, s.batch_size):
-        rows = list(range(start, min(n, start + s.batch_size)))
-        y, likelihood, ratio, (a, b) = _lowlight_batch(pairs, rows, calibration, params.floor, device, k)
-        tic = time.perf_counter()
+
+    def prepare(rows):
+        rows = list(range(rows.start, rows.stop))
+        return rows, _lowlight_batch(pairs, rows, calibration, params.floor, device, k)
+
+    def run(state):
+        rows, (y, likelihood, ratio, (a, b)) = state
         if kind == DENOISE:  # D once at the amplified tile's calibrated noise std, in tile units
             amplified = 2 * ratio * y - 1
             variance = 4 * ratio**2 * (a * (ratio * y).clamp(min=0) / ratio + b)  # Var of 2 r y
             sigma = variance.clamp(min=params.floor).mean(dim=(1, 2, 3)).sqrt()  # (B,)
-            x, calls = model(amplified, sigma).detach(), 1
-            x = x[:, None]
-        else:
-            noise = SampleNoise([seed_of(params.seed, int(pairs.index[i]), j) for i in rows for j in range(k)],
-                                device=device)
-            x, calls = _sample(model, likelihood, s, sampler, steps, noise, y.shape[1:])
-            x = x.view(len(rows), k, *x.shape[1:])
-        seconds += time.perf_counter() - tic
-        nfe = calls
-        outputs.append(((x.float() + 1) / 2).clamp(0, 1).permute(0, 1, 3, 4, 2).cpu())
-    return torch.cat(outputs).numpy(), nfe, seconds / max(n, 1)
+            return Draw(model(amplified, sigma).detach(), None, 1)
+        noise = SampleNoise([seed_of(params.seed, int(pairs.index[i]), j) for i in rows for j in range(k)],
+                            device=device)
+        return _draw(model, likelihood, s, sampler, steps, noise, y.shape[1:])
+
+    def keep(state, drawn):
+        x = drawn.x.view(len(state[0]), k, *drawn.x.shape[1:])
+        return (((x.float() + 1) / 2).clamp(0, 1).permute(0, 1, 3, 4, 2).cpu(),)
+
+    (restored,), nfe, seconds = batched(n, s.batch_size, prepare, run, keep)
+    return restored.numpy(), nfe, seconds
 
 
 def fill_images(kind, params: Params, data, model, device, *, sampler=None, steps=None):
     """K posterior samples (N, K, H, W, C) in [0, 1] of `data` (MaskedImages), observed pixels kept; NFE, s/image."""
-    import torch
-
     from sparsefield.data.grids import grid_batch
     from sparsefield.rng import SampleNoise, seed_of
+    from sparsefield.sampling.common import batched
     from sparsefield.sampling.likelihoods import Mask
 
     s = params.sample
     sampler, steps, k = sampler or s.sampler, steps or s.steps, s.n_samples
-    outputs, nfe, seconds = [], 0, 0.0
-    for start in range(0, len(data.images), s.batch_size):
-        rows = slice(start, start + s.batch_size)
+
+    def prepare(rows):
         batch = grid_batch(data.images[rows], data.context[rows], data.query[rows]).to(device)
         observed = batch.context.repeat_interleave(k, 0)
         y = batch.context_image.repeat_interleave(k, 0)
-        n = len(batch)
-        noise = SampleNoise([seed_of(params.seed, int(data.index[start + i]), j) for i in range(n) for j in range(k)],
+        noise = SampleNoise([seed_of(params.seed, int(i), j) for i in data.index[rows] for j in range(k)],
                             device=device)
-        tic = time.perf_counter()
-        x, nfe = _sample(model, Mask(y, observed, params.sigma_y), s, sampler, steps, noise, y.shape[1:])
-        seconds += time.perf_counter() - tic
-        x = observed * y + (1 - observed) * x.clamp(-1, 1)  # the observed pixels as observed
-        outputs.append(((x.float() + 1) / 2).view(n, k, *x.shape[1:]).permute(0, 1, 3, 4, 2).cpu())
-    return torch.cat(outputs).numpy(), nfe, seconds / max(len(data.images), 1)
+        return len(batch), observed, y, noise
+
+    def run(state):
+        _, observed, y, noise = state
+        return _draw(model, Mask(y, observed, params.sigma_y), s, sampler, steps, noise, y.shape[1:])
+
+    def keep(state, drawn):
+        n, observed, y, _ = state
+        x = observed * y + (1 - observed) * drawn.x.clamp(-1, 1)  # the observed pixels as observed
+        return (((x.float() + 1) / 2).view(n, k, *x.shape[1:]).permute(0, 1, 3, 4, 2).cpu(),)
+
+    (samples,), nfe, seconds = batched(len(data.images), s.batch_size, prepare, run, keep)
+    return samples.numpy(), nfe, seconds
 
 
-def reconstruct(kind: str, params: Params, data, *, model, device, inputs=None, **_):
+def reconstruct(kind: str, params: Params, data, *, model, device, **_):
     """The test split of what the approach reads, restored around its prior (module docstring)."""
     from sparsefield.samples import Reconstruction
 
     if kind == SPARSE:
         samples, nfe, seconds = fill_images(kind, params, data, model, device)
     else:
-        samples, nfe, seconds = restore_tiles(kind, params, data, model, _read_calibration(inputs), device)
+        samples, nfe, seconds = restore_tiles(kind, params, data, model, data.calibration, device)
     attrs = dict(nfe=nfe, seconds_per_image=seconds, params=sum(p.numel() for p in model.parameters()))
     if kind != DENOISE:
         attrs.update(sampler=params.sample.sampler, steps=params.sample.steps)
     return Reconstruction(samples, attrs)
 
 
-def sweep(kind: str, params: Params, data, *, model, device, inputs=None, **_) -> list[dict]:
+def sweep(kind: str, params: Params, data, *, model, device, **_) -> list[dict]:
     """PSNR against NFE of the approach's own sampler (its settings: DPS's ζ, DiffPIR's λ and ζ are the sampler's,
     not another's): on missing pixels (edm_sparse, mean of K) or sRGB tiles (edm_lowlight, the first `sweep_images`
     test pairs)."""
@@ -196,11 +195,11 @@ def sweep(kind: str, params: Params, data, *, model, device, inputs=None, **_) -
         from sparsefield.data.tiles import linear_rgb
         from sparsefield.metrics import psnr_per_image
 
-        calibration = _read_calibration(inputs)
+        calibration = data.calibration
         truth = np.stack([linear_rgb(data[i][1]) for i in range(min(len(data), s.sweep_images))])
     sampler = s.sampler
     for budget in s.sweep_nfe:
-        steps = steps_for_nfe(None, sampler, budget)
+        steps = steps_for_nfe(s, sampler, budget)
         if kind == SPARSE:
             samples, nfe, seconds = fill_images(kind, params, data, model, device, sampler=sampler, steps=steps)
             psnr = dict(psnr_missing=float(missing_psnr_per_image(samples.mean(1), data.images,

@@ -69,40 +69,12 @@ def build(backbone: Backbone, *, sigma_data: float, mean: list[float], channels:
     return CentredDenoiser(EDMUNet(channels=channels, **asdict(backbone)), sigma_data=sigma_data, mean=mean)
 
 
-def load(path, device="cpu"):
-    """A trained prior's model.pt as its CentredDenoiser, in eval mode."""
-    from sparsefield.methods import learned
+def rebuild(config: dict):
+    """The untrained CentredDenoiser a prior's model.pt config describes."""
     from sparsefield.params import bind
 
-    def rebuild(config):
-        return build(bind(Backbone, config["backbone"], "backbone"), sigma_data=config["sigma_data"],
-                     mean=config["mean"], channels=config["channels"])
-
-    return learned.load_model(path, device, rebuild)
-
-
-def prior_data(source: dict, inputs, params: PriorParams):
-    """(training windows, validation images (N, C, H, W) in x units) of a prior's source.
-
-    Windows are read as drawn (`data.tiles.CaptureCrops`, `CropDataset` over the uint8 images): a job holds
-    the windows a batch draws, not the training set in x units.
-    """
-    import torch
-
-    from sparsefield.data.tiles import CaptureCrops, CropDataset, TileDataset
-
-    if "rawset" in source:
-        val = TileDataset(inputs["metadata"], split="val", data_type="clean")
-        val.validate()
-        val = torch.stack([val[i] for i in range(min(len(val), params.validation.images))])
-        crops = CaptureCrops(inputs["metadata"], split="train", crop=params.crop, stride=params.stride)
-        return crops, val  # validated: a bad tile is named
-    from sparsefield.data.images import read_images
-
-    train = read_images(inputs["data"], "train")  # uint8 (N, H, W, C)
-    crop = min(params.crop, *train.shape[1:3])
-    val = torch.as_tensor(read_images(inputs["data"], "test")[: params.validation.images])
-    return CropDataset(train, crop, params.stride), val.permute(0, 3, 1, 2).float() / 127.5 - 1.0
+    return build(bind(Backbone, config["backbone"], "backbone"), sigma_data=config["sigma_data"],
+                 mean=config["mean"], channels=config["channels"])
 
 
 def measure(windows, n: int = 4096, values: float = 2e7) -> tuple[list[float], float]:
@@ -150,7 +122,7 @@ def validation_curve(params: PriorParams, val, device):
 
 
 def prior_training(params: PriorParams, source: dict, windows, val, device) -> dict:
-    """The training loop's keyword arguments (`sparsefield.train.train`) for a prior on `prior_data`'s
+    """The training loop's keyword arguments (`sparsefield.train.train`) for a prior on the prior stage's
     training windows and validation images."""
     import math
     from dataclasses import asdict

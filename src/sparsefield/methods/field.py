@@ -25,10 +25,9 @@ a result never depends on the batch it was drawn in.
 from __future__ import annotations
 
 import functools
-import time
 from dataclasses import asdict, dataclass, field
 
-from sparsefield.methods.learned import Curve, Sample, Train, load_model, nfe_sweep, objective
+from sparsefield.methods.learned import Curve, Sample, Train, nfe_sweep, objective
 
 JOINT, QUERY, HIRES = 0, 1, 2  # sampling tasks: separate noise streams
 
@@ -83,11 +82,11 @@ def build(model: Model):
     return ResidualDenoiser(net, sigma_data=model.sigma_data, residual=model.residual, prior_fn=prior)
 
 
-def load(path, device="cpu"):
-    """Rebuild a trained denoiser from model.pt (state_dict + the Model it was built from)."""
+def rebuild(config: dict):
+    """The untrained network a model.pt's config describes (the Model it was built from)."""
     from sparsefield.params import bind
 
-    return load_model(path, device, lambda config: build(bind(Model, config, "model")))
+    return build(bind(Model, config, "model"))
 
 
 def batches(params: Params, data):
@@ -130,27 +129,30 @@ def _sample(kind, model, process, data, outputs, *, task, sampler, steps, k, see
     from sparsefield.nn.precond import bind
     from sparsefield.registry import KINDS, load
     from sparsefield.rng import SampleNoise, seed_of
-    from sparsefield.sampling.solvers import CountCalls
+    from sparsefield.sampling.common import batched, sample
 
-    run = load(KINDS[kind].sampling).SAMPLERS[sampler]
+    module = load(KINDS[kind].sampling)
     n, height, width, channels = data.images.shape
-    index, values, firsts, nfe, seconds = data.index, [], [], 0, 0.0  # seeds follow the split's positions
-    for start in range(0, n, batch_size):
-        rows = slice(start, start + batch_size)
+
+    def prepare(rows):
         image, ctx = torch.as_tensor(data.images[rows]), torch.as_tensor(data.context[rows]).long()
         coords = outputs(rows)  # (B, No, 2)
         batch = FieldBatch(pixel_coords(ctx, height, width).repeat_interleave(k, 0),
                            gather_pixels(to_unit(image), ctx).repeat_interleave(k, 0), coords.repeat_interleave(k, 0),
                            torch.zeros(len(image) * k, coords.shape[1], channels)).to(device)
-        noise = SampleNoise([seed_of(seed, int(i), j, task) for i in index[rows] for j in range(k)], device=device)
-        tic = time.perf_counter()
-        D = CountCalls(bind(model, batch))  # the prior is computed here, inside the timed part
-        x = run(D, process, functools.partial(noise.randn, *batch.output_values.shape[1:]), steps=steps)
-        seconds += time.perf_counter() - tic
-        nfe = D.calls
-        for out, kept in ((x, values), (D.first, firsts)):
-            kept.append(from_unit(out.float().cpu()).view(len(image), k, *out.shape[1:]))
-    return torch.cat(values).numpy(), torch.cat(firsts).numpy(), nfe, seconds / n
+        noise = SampleNoise([seed_of(seed, int(i), j, task) for i in data.index[rows] for j in range(k)],
+                            device=device)  # seeds follow the split's positions
+        return len(image), batch, functools.partial(noise.randn, *batch.output_values.shape[1:])
+
+    def run(state):
+        _, batch, randn = state  # binding computes the prior: inside the timed part
+        return sample(module, sampler, bind(model, batch), process, randn, steps=steps)
+
+    def keep(state, drawn):
+        return tuple(from_unit(out.float().cpu()).view(state[0], k, *out.shape[1:]) for out in (drawn.x, drawn.first))
+
+    (values, firsts), nfe, seconds = batched(n, batch_size, prepare, run, keep)
+    return values.numpy(), firsts.numpy(), nfe, seconds
 
 
 def joint_grid(kind, model, process, data, **kw):

@@ -76,24 +76,6 @@ def objective(kind: str, params):
         raise ValueError(f"params.objective: {err}; see {cls.__module__}.{cls.__name__}") from None
 
 
-def load_model(path, device, rebuild):
-    """A trained model.pt (state_dict + the JSON config it was built from) as `rebuild(config)`, on `device`.
-
-    Raises:
-        ValueError: a truncated or foreign file, or one from other code (one line naming it and the fix).
-    """
-    import torch
-
-    try:
-        checkpoint = torch.load(path, map_location=device, weights_only=True)
-        model = rebuild(checkpoint["config"])
-        model.load_state_dict(checkpoint["state_dict"])
-    except Exception as err:  # truncated, foreign or from other code: torch raises many types
-        message = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise ValueError(f"{path}: not a model.pt of this family ({message}); delete it and retrain") from None
-    return model.to(device).eval()
-
-
 def nfe_sweep(kind: str, params, data, run) -> list[dict]:
     """Mean-of-K PSNR on missing pixels against NFE for every sampler of the kind (first `sweep_images` images).
 

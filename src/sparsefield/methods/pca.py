@@ -8,8 +8,8 @@ training pixels and mapped back:
 
 k = `components` numbers per pixel: set it to the VAE's z_channels / f² to compare at the same
 latent size (the report prints both). fit "leaf" estimates μ, s and V on the training leaf pixels
-only (the masked VAE's view), "all" on every pixel (the unmasked one). No training job: the fit
-on the train split happens in the reconstruct job and takes well under a second.
+only (the masked VAE's view), "all" on every pixel (the unmasked one). No training job: the reconstruct
+stage fits it on the train split (`fit`, well under a second) before the test images are projected.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ class Params:
     fit: str = "leaf"  # pixels the directions are fitted on: "leaf" (the mask's) or "all"
 
 
-def fit(pixels, components: int):
+def fitted_basis(pixels, components: int):
     """(μ, s, V_k) of pixels (P, C): per-band mean and std, the top-k eigenvectors of the standardised covariance."""
     import numpy as np
 
@@ -45,28 +45,33 @@ def project(images, mean, std, basis):
     return (mean + std * (z @ basis @ basis.T)).astype(np.float32)
 
 
-def reconstruct(kind: str, params: Params, data, *, inputs, **_):
-    """Every test image of `data` (`data.spectral.SpectralImages`) projected per pixel; fitted on the train split."""
+def fit(kind: str, params: Params, train):
+    """(μ, s, V_k) fitted on the train split (`data.spectral.SpectralImages`): the reconstruct stage's model."""
     import numpy as np
 
-    from sparsefield.data.spectral import read_spectral
-    from sparsefield.samples import Reconstruction
-
-    channels = data.images.shape[-1]
+    channels = train.images.shape[-1]
     if params.fit not in FITS:
         raise ValueError(f"params.fit must be one of {FITS}, got {params.fit!r}")
     if not 1 <= params.components <= channels:
         raise ValueError(f"params.components is {params.components}; the images have {channels} bands: "
                          f"give 1..{channels}")
-    train = read_spectral(inputs["data"], "train")
     pixels = train.images.reshape(-1, channels)
     if params.fit == "leaf":
         pixels = pixels[train.masks.reshape(-1) > 0]
     if len(pixels) <= channels:
-        raise ValueError(f"{inputs['data']}: {len(pixels)} training pixels to fit {channels} bands on; need more leaf")
+        raise ValueError(f"the train split has {len(pixels)} pixels to fit {channels} bands on "
+                         f"(fit: {params.fit}); give the dataset more {'leaf ' if params.fit == 'leaf' else ''}pixels")
+    return fitted_basis(np.asarray(pixels, dtype=np.float64), params.components)
+
+
+def reconstruct(kind: str, params: Params, data, *, model, **_):
+    """Every test image of `data` (`data.spectral.SpectralImages`) projected per pixel on `model` (`fit`)."""
+    import numpy as np
+
+    from sparsefield.samples import Reconstruction
+
     start = time.perf_counter()
-    mean, std, basis = fit(pixels, params.components)
-    prediction = np.clip(project(data.images, mean, std, basis), 0.0, 1.0)
+    prediction = np.clip(project(data.images, *model), 0.0, 1.0)
     seconds = (time.perf_counter() - start) / max(len(data.images), 1)
     attrs = dict(nfe=0, seconds_per_image=seconds, latent_per_pixel=float(params.components))
     return Reconstruction(prediction[:, None], attrs)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field
 
-from sparsefield.methods import learned
 from sparsefield.methods.learned import Train, objective
 
 LOSSES = ("masked", "unmasked")
@@ -76,14 +75,11 @@ def build(model: Model, channels: int, shift=None, scale=None):
     return net
 
 
-def load(path, device="cpu"):
-    """Rebuild a trained network from model.pt (state_dict + the sizes and band statistics it was built for)."""
+def rebuild(config: dict):
+    """The untrained network a model.pt's config describes (the sizes and band statistics it was built for)."""
     from sparsefield.params import bind
 
-    def rebuild(config):
-        return build(bind(Model, config["model"], "model"), config["channels"], config["shift"], config["scale"])
-
-    return learned.load_model(path, device, rebuild)
+    return build(bind(Model, config["model"], "model"), config["channels"], config["shift"], config["scale"])
 
 
 def band_statistics(images):

@@ -14,36 +14,40 @@ from __future__ import annotations
 import math
 
 from sparsefield.sampling import solvers
+from sparsefield.sampling.common import Levels
 from sparsefield.sampling.schedules import strided_timesteps
 
 
-def _walk(D, process, randn, steps: int, update):
+def grid(process, sampler: str, steps: int) -> Levels:
+    """ᾱ of the strided sub-sequence, ᾱ_{τ_S}, …, ᾱ_0 = 1 (1 ≤ steps ≤ T)."""
+    return Levels(process.alpha_bar[strided_timesteps(process.steps, steps)].tolist(), process)
+
+
+def start(grid: Levels, randn):
+    """x_T ~ N(0, (1 − ᾱ_T) I)."""
+    return math.sqrt(1 - grid[0]) * randn()
+
+
+def _x0_model(D):
     def x0_model(x, abar: float):
         return D(x / math.sqrt(abar), math.sqrt((1 - abar) / abar))
 
-    abars = process.alpha_bar[strided_timesteps(process.steps, steps)].tolist()  # ᾱ_{τ_S}, …, ᾱ_0 = 1
-    x = math.sqrt(1 - abars[0]) * randn()  # x_T ~ N(0, (1 − ᾱ_T) I)
-    return update(x0_model, x, abars)
+    return x0_model
 
 
-def ddpm(D, process, randn, *, steps: int):
-    """DDPM ancestral sampling on `steps` (1 ≤ steps ≤ T) strided steps."""
-    return _walk(D, process, randn, steps, lambda model, x, abars: solvers.ancestral(model, x, abars, randn))
+def ddpm(D, x, grid: Levels, randn):
+    """DDPM ancestral sampling along the grid's ᾱ."""
+    return solvers.ancestral(_x0_model(D), x, grid, randn)
 
 
-def ddim(D, process, randn, *, steps: int):
-    """DDIM (η = 0) on `steps` (1 ≤ steps ≤ T) strided steps."""
-    return _walk(D, process, randn, steps, solvers.ddim)
+def ddim(D, x, grid: Levels, randn=None):
+    """DDIM (η = 0) along the grid's ᾱ."""
+    return solvers.ddim(_x0_model(D), x, grid)
 
 
 SAMPLERS = {"ddpm": ddpm, "ddim": ddim}
 
 
-def nfe(process, sampler: str, steps: int) -> int:
-    """One evaluation per step."""
-    return steps
-
-
 def steps_for_nfe(process, sampler: str, budget: int) -> int:
-    """Steps whose NFE is `budget`, at most the T training steps."""
+    """Steps whose NFE (one evaluation per step) is `budget`, at most the T training steps."""
     return max(1, min(budget, process.steps))

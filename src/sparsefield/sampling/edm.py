@@ -12,10 +12,11 @@ dx/dσ = (x − D(x, σ))/σ (Karras et al. eq. 4 with σ(t) = t, s(t) = 1).
   (DDIM's η-family in σ form; DiffPIR's Alg. 1 step in the VE parametrisation). ζ = 0 is the
   deterministic DDIM / Euler step, ζ = 1 a fresh-noise (ancestral-like) step. NFE = N.
 
-D is a batch-bound closure D(x̃, σ) -> x̂0 (`nn.precond.bind`), possibly a posterior one
-(`sampling.guidance`): posterior sampling wraps D and never changes these loops. `randn()` gives a
-fresh standard normal shaped like x from per-sample generators. Every sampler returns the final x
-(D at σ = 0 is the identity, so the last step lands on x̂0 of the last level).
+Every sampler follows `sampling.common`'s contract, sampler(D, x, sigmas, randn): D is a batch-bound
+closure D(x̃, σ) -> x̂0 (`nn.precond.bind`), possibly a posterior one (`sampling.guidance`): posterior
+sampling wraps D and never changes these loops. `randn()` gives a fresh standard normal shaped like x
+from per-sample generators. Every sampler returns the final x (D at σ = 0 is the identity, so the last
+step lands on x̂0 of the last level).
 """
 
 from __future__ import annotations
@@ -86,11 +87,6 @@ def renoise(D: DenoiserFn, x: Tensor, sigmas: list[float], randn: Callable[[], T
     return x
 
 
-def nfe(sampler: str, n: int) -> int:
-    """Network evaluations of `sampler` on N levels (plus the posterior closure's own, if any: none here)."""
-    return 2 * n - 1 if sampler == "heun" else n
-
-
-def steps_for_nfe(sampler: str, budget: int) -> int:
-    """The N whose NFE is closest to `budget` without exceeding it (at least 1)."""
+def steps_for_nfe(process, sampler: str, budget: int) -> int:
+    """The N whose NFE (Heun 2N − 1, the others N) is closest to `budget` without exceeding it (at least 1)."""
     return max(1, (budget + 1) // 2 if sampler == "heun" else budget)

@@ -5,8 +5,8 @@ They know nothing about networks, batches or objectives: an objective's sampler 
 velocity, a reverse-SDE drift, a score, an x0-prediction) and picks the grid from
 `sparsefield.sampling.schedules`. Guidance wraps the denoiser, never the solver. Times are
 Python floats shared by the batch; `randn()` returns a fresh standard-normal tensor shaped like
-x (from per-sample generators, so results do not depend on the batch). Count network
-evaluations by wrapping the closure in `CountCalls`.
+x (from per-sample generators, so results do not depend on the batch). `sampling.common.draw`
+counts the network evaluations.
 """
 
 from __future__ import annotations
@@ -17,26 +17,6 @@ from collections.abc import Callable, Sequence
 import torch
 
 Tensor = torch.Tensor
-
-
-class CountCalls:
-    """Wraps a callable and counts its calls: the number of function evaluations (NFE).
-
-    `first` keeps the output of the first call: for a denoiser, x̂0 at the sampler's largest noise
-    level, the model's own estimate of the posterior mean E[x0 | condition] at no extra NFE.
-    """
-
-    def __init__(self, fn: Callable[..., Tensor]):
-        self.fn = fn
-        self.calls = 0
-        self.first: Tensor | None = None
-
-    def __call__(self, *args, **kwargs) -> Tensor:
-        self.calls += 1
-        out = self.fn(*args, **kwargs)
-        if self.first is None:
-            self.first = out.detach()
-        return out
 
 
 def euler(velocity: Callable[[Tensor, float], Tensor], x: Tensor, ts: Sequence[float]) -> Tensor:

@@ -6,6 +6,7 @@ import pandas as pd
 import torch
 
 from sparsefield.device import resolve_device
+from sparsefield.io import load_model
 from sparsefield.params import bind
 from sparsefield.registry import KINDS, READERS, load
 from sparsefield.samples import SamplesWriter
@@ -22,9 +23,10 @@ def reconstruct(inputs, out_path, *, approach: str, kind: str, settings: dict, d
     written before the next is made, so the job's memory follows a chunk, never the split (samples
     are seeded by an item's position in the split, so the chunks change no value).
 
-    A learned approach's inputs add `model` (model.pt) and `train_log` (its training seconds are
-    recorded), a posterior approach's its prior's; the method gets every input (`inputs`). Sampling
-    runs without gradients: a method that needs them (guidance) turns them on.
+    A learned approach's inputs add `model` (model.pt, rebuilt by the family's `rebuild`) and `train_log`
+    (its training seconds are recorded), a posterior approach's its prior's. A classical family with a
+    `fit` (the per-pixel PCA) is fitted on the train split first. The method sees data and a model,
+    never a file. Sampling runs without gradients: a method that needs them (guidance) turns them on.
     """
     row = KINDS[kind]
     method = load(row.method)
@@ -33,14 +35,18 @@ def reconstruct(inputs, out_path, *, approach: str, kind: str, settings: dict, d
     device = resolve_device(device, job=f"reconstruct {approach}") if on_device else torch.device("cpu")
     data = read_split(row.reads, inputs, "test").subset(n_images)
     data = data.subset(getattr(getattr(params, "sample", None), "images", None))
-    model = method.load(inputs["model"], device) if on_device else None
+    if on_device:
+        model = load_model(inputs["model"], device, method.rebuild)
+    elif hasattr(method, "fit"):
+        model = method.fit(kind, params, read_split(row.reads, inputs, "train"))
+    else:
+        model = None
     chunk, attrs, seconds = load(READERS[row.reads]).CHUNK, {}, 0.0
     with SamplesWriter(out_path, len(data)) as out:
         for start in range(0, len(data), chunk):
             part = data.take(slice(start, start + chunk))
             with torch.no_grad():
-                result = method.reconstruct(kind, params, part, model=model, device=device, threads=threads,
-                                            inputs=inputs)
+                result = method.reconstruct(kind, params, part, model=model, device=device, threads=threads)
             out.write(part.index, result.samples, result.extras)
             attrs, seconds = result.attrs, seconds + result.attrs["seconds_per_image"] * len(part)
         attrs = {"approach": approach, "kind": kind, "dataset": dataset, "scheme": scheme, "nfe": 0, **attrs}

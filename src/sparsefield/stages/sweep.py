@@ -6,7 +6,7 @@ import pandas as pd
 import torch
 
 from sparsefield.device import resolve_device
-from sparsefield.io import atomic_path
+from sparsefield.io import atomic_path, load_model
 from sparsefield.params import bind
 from sparsefield.registry import KINDS, load
 from sparsefield.stages.data import read_split
@@ -18,9 +18,8 @@ def sweep(inputs, out_path, *, approach: str, kind: str, settings: dict, device:
     method = load(row.method)
     params = bind(method.Params, settings, f"approaches.{approach}.params")
     device = resolve_device(device, job=f"sweep {approach}")
-    model = method.load(inputs["model"], device)
+    model = load_model(inputs["model"], device, method.rebuild)
     with torch.no_grad():
-        rows = method.sweep(kind, params, read_split(row.reads, inputs, "test"), model=model, device=device,
-                            inputs=inputs)
+        rows = method.sweep(kind, params, read_split(row.reads, inputs, "test"), model=model, device=device)
     with atomic_path(out_path) as tmp:
         pd.DataFrame(rows).assign(approach=approach, kind=kind).to_csv(tmp, index=False, float_format="%.6g")
