@@ -28,6 +28,7 @@ from sparsefield.baselines.normconv import reconstruct as normconv
 from sparsefield.config import approach_params, validate_config
 from sparsefield.data.sets import read_masked
 from sparsefield.io import load_model
+from sparsefield.metrics import mean_missing_psnr
 from sparsefield.registry import KINDS, load
 
 
@@ -52,16 +53,17 @@ def main(argv: list[str] | None = None) -> dict:
     data_path = f"results/data/{entry['dataset']}.h5"
     test = read_masked(data_path, f"results/masks/{entry['dataset']}/{entry['scheme']}.h5", "test").first(args.images)
     model = load_model(model_path, "cpu", field.rebuild)
-    scores = {"normconv": field.missing_psnr(normconv(test.images / 255.0, test.context)[:, None], test)}
+    scores = {"normconv": mean_missing_psnr(normconv(test.images / 255.0, test.context), test.images, test.context)}
     with torch.no_grad():
         samples, posterior_mean, nfe, _ = field.joint_grid(
             kind, model, field.objective(kind, params), test, sampler=params.sample.sampler, steps=params.sample.steps,
             k=args.k, seed=params.seed, batch_size=16, device="cpu")
-    scores[f"posterior mean (first step, over {args.k} starts)"] = field.missing_psnr(posterior_mean[:, None], test)
+    first = f"posterior mean (first step, over {args.k} starts)"
+    scores[first] = mean_missing_psnr(posterior_mean, test.images, test.context)
     k = 1
     while k <= args.k:
         name = f"mean of {k} samples ({params.sample.sampler}, NFE {nfe})"
-        scores[name] = field.missing_psnr(samples[:, :k], test)
+        scores[name] = mean_missing_psnr(samples[:, :k].mean(1), test.images, test.context)
         k *= 2
     print(f"{args.approach}: missing-pixel PSNR (dB) on the first {len(test)} test images")
     for name, value in scores.items():

@@ -22,7 +22,7 @@ from sparsefield.nn.precond import ResidualDenoiser
 from sparsefield.objectives.edm import EDM
 from sparsefield.rng import SampleNoise, seed_of
 from sparsefield.sampling.common import draw
-from sparsefield.sampling.edm import euler, heun, karras_sigmas, renoise, steps_for_nfe
+from sparsefield.sampling.karras import euler, heun, karras_sigmas, renoise, steps_for_nfe
 
 MU, S = 0.3, 0.5
 N_DRAWS = 2**16

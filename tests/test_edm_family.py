@@ -1,4 +1,4 @@
-"""The EDM family's wiring (methods.edm_prior, methods.edm): data of a prior, validation, posterior stages, config."""
+"""The EDM family (methods.edm_prior, methods.edm_posterior): a prior's data, validation, posterior stages, config."""
 
 import copy
 import json
@@ -12,7 +12,8 @@ from conftest import build_tiles
 from sparsefield.config import ConfigError, sparsity_groups, validate_config
 from sparsefield.data.sets import MaskedImages
 from sparsefield.data.tiles import CaptureCrops, CropDataset, TileDataset
-from sparsefield.methods import edm, edm_prior
+from sparsefield.methods import edm_posterior as edm
+from sparsefield.methods import edm_prior
 from sparsefield.nn.precond import CentredDenoiser
 from sparsefield.params import bind
 from sparsefield.stages.prior import read_source

@@ -10,6 +10,7 @@ from sparsefield.data.masks import generate_masks
 from sparsefield.data.sets import MaskedImages
 from sparsefield.io import load_model
 from sparsefield.methods import field
+from sparsefield.metrics import mean_missing_psnr
 from sparsefield.params import bind
 
 SETTINGS = {
@@ -60,7 +61,7 @@ def test_learning_curve_scores_its_own_first_images(data, params):
         scores = eval_fn(field.build(params.model).eval(), 1)
     first = data.first(3)
     assert scores["classical_psnr"] == pytest.approx(
-        field.missing_psnr(normconv(first.images / 255.0, first.context)[:, None], first)
+        mean_missing_psnr(normconv(first.images / 255.0, first.context), first.images, first.context)
     )
     assert np.isfinite(scores["test_psnr_missing"])
 

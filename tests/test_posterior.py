@@ -16,8 +16,9 @@ import pytest
 import torch
 
 from sparsefield.rng import SampleNoise
-from sparsefield.sampling.edm import euler, heun, karras_sigmas, renoise
-from sparsefield.sampling.guidance import diffpir, dps
+from sparsefield.sampling.guidance import diffpir_denoiser as diffpir
+from sparsefield.sampling.guidance import dps_denoiser as dps
+from sparsefield.sampling.karras import euler, heun, karras_sigmas, renoise
 from sparsefield.sampling.likelihoods import Mask, PoissonGaussian
 
 MU, S, SIGMA_Y, Y = 0.3, 0.2, 0.1, 0.55

@@ -15,7 +15,7 @@ from test_objectives import MU, ExactCorrection, S, ZeroBackbone  # data N(μ, s
 from torch import nn
 
 from sparsefield.data.fields import FieldBatch
-from sparsefield.nn.precond import ResidualDenoiser, bind
+from sparsefield.nn.precond import ResidualDenoiser, on_batch
 from sparsefield.objectives.blurring import BlurringDiffusion
 from sparsefield.objectives.denoiser import X0Denoiser
 from sparsefield.objectives.flow import FlowMatching
@@ -34,7 +34,7 @@ def sample(obj, D, batch: FieldBatch, noise, *, steps: int, sampler: str):
     """(samples (B, No, C), NFE) of a denoiser D(x̃, σ, batch) on a field batch, as the field family runs them."""
     randn = functools.partial(noise.randn, *batch.output_values.shape[1:])
     with torch.no_grad():
-        drawn = draw_samples(SAMPLING[type(obj)], sampler, bind(D, batch), obj, randn, steps=steps)
+        drawn = draw_samples(SAMPLING[type(obj)], sampler, on_batch(D, batch), obj, randn, steps=steps)
     return drawn.x, drawn.nfe
 
 

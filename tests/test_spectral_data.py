@@ -9,7 +9,7 @@ import pytest
 from sparsefield.data.leaves import BAND_CENTRES, WAVELENGTHS, integrate_bands, leaves_images
 from sparsefield.data.spectral import build_spectral, coverage, folder_images, read_spectral
 from sparsefield.samples import Samples
-from sparsefield.scoring.spectral import score, spectral_angle
+from sparsefield.scoring.spectral import score, spectral_angle_degrees
 
 
 @pytest.fixture(scope="module")
@@ -88,9 +88,9 @@ def test_multispectral_folder_tiles_scales_and_names_bad_files(tmp_path):
 
 def test_spectral_angle_known_answers():
     x = np.array([0.1, 0.2, 0.3, 0.4, 0.5])
-    assert spectral_angle(3 * x, x) < 1e-6
-    assert spectral_angle(np.array([1.0, 0, 0]), np.array([0, 1.0, 0])) == pytest.approx(90.0)
-    assert np.isnan(spectral_angle(np.zeros(5), x))
+    assert spectral_angle_degrees(3 * x, x) < 1e-6
+    assert spectral_angle_degrees(np.array([1.0, 0, 0]), np.array([0, 1.0, 0])) == pytest.approx(90.0)
+    assert np.isnan(spectral_angle_degrees(np.zeros(5), x))
 
 
 def test_scorer_excludes_the_background_exactly(leaves):

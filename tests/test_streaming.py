@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from sparsefield.data import tiles as tiles_module
-from sparsefield.methods import edm, edm_prior, lowlight
+from sparsefield.methods import edm_posterior as edm
+from sparsefield.methods import edm_prior, lowlight
 from sparsefield.params import bind
 from sparsefield.samples import read_samples
 from sparsefield.stages.evaluate import evaluate

@@ -120,6 +120,11 @@ def missing_psnr_per_image(pred: np.ndarray, images: np.ndarray, context: np.nda
     return psnr_per_image(pred, truth, ~observed_pixels(context, *truth.shape[1:3]))
 
 
+def mean_missing_psnr(pred: np.ndarray, images: np.ndarray, context: np.ndarray) -> float:
+    """The mean over images of `missing_psnr_per_image`: a learning curve's and an NFE sweep's number."""
+    return float(missing_psnr_per_image(pred, images, context).mean())
+
+
 def _blur_matrix(size: int, sigma: float = 1.5, taps: int = 11) -> torch.Tensor:
     """(size, size) float64 A with A @ x = torchmetrics' 1D Gaussian blur of x after reflect padding.
 

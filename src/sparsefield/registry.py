@@ -40,7 +40,7 @@ class Kind:
 _CLASSICAL = "sparsefield.methods.interpolation"
 _FIELD = "sparsefield.methods.field"
 _LOWLIGHT = "sparsefield.methods.lowlight"
-_EDM = "sparsefield.methods.edm"
+_EDM = "sparsefield.methods.edm_posterior"
 _MASKS, _TILES, _SPECTRAL = "sparsefield.scoring.masks", "sparsefield.scoring.tiles", "sparsefield.scoring.spectral"
 PRIOR_METHOD = "sparsefield.methods.edm_prior"  # trains a `priors:` entry (stages.prior): `prior_training`
 

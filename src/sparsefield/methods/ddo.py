@@ -223,30 +223,24 @@ def sample_grid(kind, net, process, data, *, model: Model, task, sampler, steps,
     return samples.numpy(), means.mean(1).numpy().astype(np.float32), nfe, seconds
 
 
-def missing_psnr(prediction, data) -> float:
-    """Mean over images of the PSNR of `prediction` (N, H, W, C) on the unobserved pixels."""
-    from sparsefield.metrics import missing_psnr_per_image
-
-    return float(missing_psnr_per_image(prediction, data.images, data.context).mean())
-
-
 def learning_curve(kind: str, params: Params, test, device):
     """eval_fn(ema, step) -> test PSNR on missing pixels (mean of K samples, posterior mean) and the prior's."""
     from sparsefield.baselines.normconv import reconstruct as normconv
+    from sparsefield.metrics import mean_missing_psnr
 
     _check(params, test)
     process, curve = objective(kind, params), params.evaluation
     test = test.first(curve.images)
     start = test.estimate if test.estimate is not None else normconv(test.images / 255.0, test.context)
-    classical = missing_psnr(start, test)  # the classical estimate the model starts from
+    classical = mean_missing_psnr(start, test.images, test.context)  # the classical estimate the model starts from
     kw = dict(model=params.model, task=GRID, sampler=curve.sampler, steps=curve.steps, k=curve.k, seed=params.seed,
               batch_size=len(test), device=device)
 
     def eval_fn(ema, step):
         samples, posterior_mean, _, _ = sample_grid(kind, ema, process, test, **kw)
         return {
-            "test_psnr_missing": missing_psnr(samples.mean(1), test),
-            "test_psnr_posterior_mean": missing_psnr(posterior_mean, test),
+            "test_psnr_missing": mean_missing_psnr(samples.mean(1), test.images, test.context),
+            "test_psnr_posterior_mean": mean_missing_psnr(posterior_mean, test.images, test.context),
             "classical_psnr": classical,
         }
 

@@ -14,7 +14,7 @@ with the model (`nn.precond.CentredDenoiser`); P_mean is shifted by ln(σ_d/0.5)
 σ_d = 0.5: the same noise levels relative to the data). train_log.csv records denoising PSNR/SSIM
 (torchmetrics, data range 1 on the [0, 1] values) at fixed σ (x units) on validation tiles: the raw
 set's val split, or the dataset's first test images. The posterior approaches that use a prior live
-in `methods.edm` and never reach this module's training: a sampler edit never retrains the prior.
+in `methods.edm_posterior` and never reach this module's training: a sampler edit never retrains the prior.
 """
 
 from __future__ import annotations
@@ -153,7 +153,7 @@ def unconditional(model, real, *, linear: bool, n: int = 16, steps: int = 18, se
     import torch
 
     from sparsefield.rng import SampleNoise, seed_of
-    from sparsefield.sampling.edm import heun, karras_sigmas
+    from sparsefield.sampling.karras import heun, karras_sigmas
 
     real = real[:n]
     noise = SampleNoise([seed_of(seed, 72, i) for i in range(len(real))], device=device)

@@ -126,7 +126,7 @@ def _sample(kind, model, process, data, outputs, *, task, sampler, steps, k, see
     import torch
 
     from sparsefield.data.fields import FieldBatch, from_unit, gather_pixels, pixel_coords, to_unit
-    from sparsefield.nn.precond import bind
+    from sparsefield.nn.precond import on_batch
     from sparsefield.registry import KINDS, load
     from sparsefield.rng import SampleNoise, seed_of
     from sparsefield.sampling.common import batched, sample
@@ -146,7 +146,7 @@ def _sample(kind, model, process, data, outputs, *, task, sampler, steps, k, see
 
     def run(state):
         _, batch, randn = state  # binding computes the prior: inside the timed part
-        return sample(module, sampler, bind(model, batch), process, randn, steps=steps)
+        return sample(module, sampler, on_batch(model, batch), process, randn, steps=steps)
 
     def keep(state, drawn):
         return tuple(from_unit(out.float().cpu()).view(state[0], k, *out.shape[1:]) for out in (drawn.x, drawn.first))
@@ -170,25 +170,20 @@ def joint_grid(kind, model, process, data, **kw):
     return fill_unobserved(data.images, missing, values), posterior_mean, nfe, seconds
 
 
-def missing_psnr(samples, data) -> float:
-    """Mean over images of the PSNR of the mean of K samples (N, K, H, W, C) on the unobserved pixels."""
-    from sparsefield.metrics import missing_psnr_per_image
-
-    return float(missing_psnr_per_image(samples.mean(1), data.images, data.context).mean())
-
-
 def learning_curve(kind: str, params: Params, test, device):
     """eval_fn(ema, step) -> {test_psnr_missing, classical_psnr} on the first `evaluation.images` of `test`."""
     from sparsefield.baselines.normconv import reconstruct as normconv
+    from sparsefield.metrics import mean_missing_psnr
 
     process, curve = objective(kind, params), params.evaluation
     test = test.first(curve.images)
-    classical = missing_psnr(normconv(test.images / 255.0, test.context)[:, None], test)  # the starting point
+    classical = mean_missing_psnr(normconv(test.images / 255.0, test.context), test.images, test.context)
     kw = dict(sampler=curve.sampler, steps=curve.steps, k=curve.k, seed=params.seed, batch_size=len(test))
 
     def eval_fn(ema, step):
         samples = joint_grid(kind, ema, process, test, device=device, **kw)[0]
-        return {"test_psnr_missing": missing_psnr(samples, test), "classical_psnr": classical}
+        return {"test_psnr_missing": mean_missing_psnr(samples.mean(1), test.images, test.context),
+                "classical_psnr": classical}
 
     return eval_fn
 

@@ -81,7 +81,7 @@ def nfe_sweep(kind: str, params, data, run) -> list[dict]:
 
     `run(sampler, steps, data)` -> (samples (N, K, H, W, C) in [0, 1], NFE per sample, seconds per image).
     """
-    from sparsefield.metrics import missing_psnr_per_image
+    from sparsefield.metrics import mean_missing_psnr
     from sparsefield.registry import KINDS, load
 
     s, process, sampling = params.sample, objective(kind, params), load(KINDS[kind].sampling)
@@ -91,6 +91,6 @@ def nfe_sweep(kind: str, params, data, run) -> list[dict]:
         for budget in s.sweep_nfe:
             steps = sampling.steps_for_nfe(process, sampler, budget)
             samples, nfe, seconds = run(sampler, steps, data)
-            psnr = float(missing_psnr_per_image(samples.mean(1), data.images, data.context).mean())
+            psnr = mean_missing_psnr(samples.mean(1), data.images, data.context)
             rows.append(dict(sampler=sampler, steps=steps, nfe=nfe, seconds_per_image=seconds, psnr_missing=psnr))
     return rows

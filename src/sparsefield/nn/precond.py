@@ -80,7 +80,7 @@ class ResidualDenoiser(nn.Module):
         return mu + c_skip * (x_tilde - mu) + c_out * F_x.to(x_tilde.dtype)  # EDM eq. 7, around the prior
 
 
-def bind(denoiser: Denoiser, cond) -> Callable[[torch.Tensor, float | torch.Tensor], torch.Tensor]:
+def on_batch(denoiser: Denoiser, cond) -> Callable[[torch.Tensor, float | torch.Tensor], torch.Tensor]:
     """The closure D(x̃, σ) for one condition (a batch); a scalar σ is broadcast to every sample (B,).
 
     A ResidualDenoiser's prior is computed once here, not at every call.

@@ -2,7 +2,7 @@
 Generative Models", §5 and Table 1).
 
 Time convention: the noise level σ itself; x̃ = x0 + σ n, n ~ N(0, I) ("x0 units", as
-`sparsefield.nn.precond`); σ → ∞ is noise, σ = 0 is data. Samplers: `sparsefield.sampling.edm`.
+`sparsefield.nn.precond`); σ → ∞ is noise, σ = 0 is data. Samplers: `sparsefield.sampling.karras`.
 
 Per sample ln σ ~ N(P_mean, P_std²) (the training noise distribution p_train), and per element
 

@@ -7,7 +7,7 @@ import pandas as pd
 
 from sparsefield.report.figures import new_figure
 from sparsefield.report.tables import cell
-from sparsefield.scoring.spectral import spectral_angle
+from sparsefield.scoring.spectral import spectral_angle_degrees
 
 INTRO = """
 # Multispectral leaves
@@ -100,7 +100,7 @@ def band_figure(bands, truth, mask, predictions: dict[str, np.ndarray], title: s
     names = list(predictions)
     n_cols = len(bands) + 2
     fig, axes = new_figure(1 + len(names), n_cols, (1.4 * n_cols, 1.4 * (1 + len(names))))
-    sam = {name: spectral_angle(pred, truth) for name, pred in predictions.items()}
+    sam = {name: spectral_angle_degrees(pred, truth) for name, pred in predictions.items()}
     top = max([np.nanmax(v) for v in sam.values()] + [1e-3])
     for r, (name, image) in enumerate([("truth", truth), *predictions.items()]):
         for c, band in enumerate(bands):
@@ -131,7 +131,7 @@ def composite_figure(bands, truth, masks, predictions: dict[str, np.ndarray], ti
     for ax in axes.ravel():
         ax.set_xticks([])
         ax.set_yticks([])
-    sam = {name: spectral_angle(pred, truth) for name, pred in predictions.items()}
+    sam = {name: spectral_angle_degrees(pred, truth) for name, pred in predictions.items()}
     top = max([np.nanmax(v) for v in sam.values()] + [1e-3])
     for i in range(n_cols):
         axes[0, i].imshow(_false_colour(bands, truth[i], truth))

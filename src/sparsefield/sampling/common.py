@@ -4,7 +4,7 @@ A sampler, in k-diffusion's manner, is a function of a denoiser, a start, a grid
 
     sampler(D, x, grid, randn) -> x
 
-- D(x̃, level) -> the model's output at that level (`nn.precond.bind`: x̂0 of x̃ = x0 + σ̃ n; blurring
+- D(x̃, level) -> the model's output at that level (`nn.precond.on_batch`: x̂0 of x̃ = x0 + σ̃ n; blurring
   diffusion: the network's output at z_t), differentiable when guidance needs it;
 - x: the state at grid[0] (the module's `start(grid, randn)`, or the caller's, e.g. an EDM prior's mean
   plus σ_max noise);
@@ -13,7 +13,7 @@ A sampler, in k-diffusion's manner, is a function of a denoiser, a start, a grid
 - randn() -> a fresh standard normal shaped like x, from per-sample generators (`rng.SampleNoise`).
 
 Options (Heun's churn, DiffPIR's ζ, a clip of x̂0) are keyword arguments bound with functools.partial.
-Each objective's sampling module (`vp`, `ddpm`, `flow`, `blurring`; `edm` for a prior, with
+Each objective's sampling module (`vp`, `ddpm`, `flow`, `blurring`; `karras` for an EDM prior, with
 `posterior`'s guidance) gives `grid(process, sampler, steps)`, `start(grid, randn)`, `SAMPLERS` and
 `steps_for_nfe(process, sampler, budget)`. `draw` counts the network evaluations (`CountCalls`), and
 `batched` is the loop every family samples its data through.

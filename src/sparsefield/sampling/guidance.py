@@ -13,11 +13,11 @@ analytic posterior of a Gaussian through the samplers with the exact likelihood)
 
 Two closures take a likelihood object of `sparsefield.sampling.likelihoods`:
 
-- `dps(D, likelihood, ζ)`: DPS (Chung et al. 2023, Alg. 1) with its step normalised per sample,
+- `dps_denoiser(D, likelihood, ζ)`: DPS (Chung et al. 2023, Alg. 1) with its step normalised per sample,
   D_y = x̂0 + ζ σ ∇_x̃ log p(y | x̂0(x̃)) / ‖∇_x̂0 log p(y | x̂0)‖;
-- `diffpir(D, likelihood, λ)`: DiffPIR's data step (Zhu et al. 2023, Alg. 1 line 5),
+- `diffpir_denoiser(D, likelihood, λ)`: DiffPIR's data step (Zhu et al. 2023, Alg. 1 line 5),
   D_y = argmin_x [−log p(y | x)] + (λ/(2σ²)) ‖x − D(x̃, σ)‖², to be walked by
-  `sparsefield.sampling.edm.renoise(D_y, x, sigmas, randn, zeta=ζ)`, DiffPIR's Alg. 1 in σ form.
+  `sparsefield.sampling.karras.renoise(D_y, x, sigmas, randn, zeta=ζ)`, DiffPIR's Alg. 1 in σ form.
 
 Both keep the units of the likelihood: y, x, σ_y and every variance in the x units of D (the DPS
 paper states σ_y for images in [0, 1], its code works on [−1, 1] data: σ_y = 0.05 there is 0.1 here).
@@ -35,7 +35,7 @@ Tensor = torch.Tensor
 DenoiserFn = Callable[[Tensor, float], Tensor]
 
 
-def dps(D: DenoiserFn, likelihood: Likelihood, zeta: float) -> DenoiserFn:
+def dps_denoiser(D: DenoiserFn, likelihood: Likelihood, zeta: float) -> DenoiserFn:
     """DPS as a denoiser: D_y(x̃, σ) = x̂0 + ζ σ ∇_x̃ log p(y | x̂0(x̃)) / ‖∇_x̂0 log p(y | x̂0)‖, per sample.
 
     Chung et al. 2023, Alg. 1: x̂0 = D(x̃, σ) by Tweedie, then a step along ∇_x̃ log p(y | x̂0(x̃))
@@ -77,12 +77,12 @@ def dps(D: DenoiserFn, likelihood: Likelihood, zeta: float) -> DenoiserFn:
     return D_y
 
 
-def diffpir(D: DenoiserFn, likelihood: Likelihood, lam: float) -> DenoiserFn:
+def diffpir_denoiser(D: DenoiserFn, likelihood: Likelihood, lam: float) -> DenoiserFn:
     """DiffPIR's data step as a denoiser: D_y(x̃, σ) = likelihood.prox(D(x̃, σ), ρ = λ/σ²).
 
     Zhu et al. 2023, Alg. 1: x̂0 = D(x_t), then x̂0' = argmin_x ‖y − H x‖²/(2σ_n²) + (λ/(2σ_t²)) ‖x − x̂0‖²,
     i.e. ρ_t = λ σ_n²/σ_t² against the data term ‖y − H x‖²/2. Here the data term is −log p(y | x)
-    itself (σ_n inside it), so ρ = λ/σ². With `sparsefield.sampling.edm.renoise(D_y, x, sigmas,
+    itself (σ_n inside it), so ρ = λ/σ². With `sparsefield.sampling.karras.renoise(D_y, x, sigmas,
     randn, zeta=ζ)` this is DiffPIR's Alg. 1 in σ form: x_{i+1} = x̂0' + σ_{i+1} (√(1−ζ) ε̂ + √ζ ε).
 
     λ weighs the prior against the data: the exact E[x0 | x̃, y] of a Gaussian problem uses the

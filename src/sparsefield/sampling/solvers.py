@@ -35,13 +35,19 @@ def heun(velocity: Callable[[Tensor, float], Tensor], x: Tensor, ts: Sequence[fl
     """
     n = len(ts) - 1
     for i, (t, t_next) in enumerate(zip(ts[:-1], ts[1:], strict=True)):
-        h = t_next - t
-        d = velocity(x, t)  # Evaluate dx/dt at t_i (Alg. 1 line 7).
-        x_next = x + h * d  # Take Euler step from t_i to t_{i+1} (line 8).
-        if i < n - 1:  # Apply 2nd order correction (lines 9-11), except on the last step.
-            x_next = x + h * 0.5 * (d + velocity(x_next, t_next))
-        x = x_next
+        x = heun_step(velocity, x, t, t_next, correct=i < n - 1)
     return x
+
+
+def heun_step(velocity: Callable[[Tensor, float], Tensor], x: Tensor, t: float, t_next: float, *,
+              correct: bool = True) -> Tensor:
+    """One step of Heun's method from t to t_next (Alg. 1 lines 7-11); `correct` False: the Euler step alone."""
+    h = t_next - t
+    d = velocity(x, t)  # Evaluate dx/dt at t_i (Alg. 1 line 7).
+    x_next = x + h * d  # Take Euler step from t_i to t_{i+1} (line 8).
+    if correct:  # Apply 2nd order correction (lines 9-11).
+        x_next = x + h * 0.5 * (d + velocity(x_next, t_next))
+    return x_next
 
 
 def euler_maruyama(

@@ -27,7 +27,7 @@ from sparsefield.scoring.masks import COSTS as IMAGE_COSTS
 COSTS = (*IMAGE_COSTS, "latent_per_pixel")
 
 
-def spectral_angle(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
+def spectral_angle_degrees(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
     """(...) angle in degrees between spectra (..., C); NaN where either norm is 0."""
     pred, target = np.asarray(pred, dtype=np.float64), np.asarray(target, dtype=np.float64)
     norms = np.linalg.norm(pred, axis=-1) * np.linalg.norm(target, axis=-1)
@@ -66,7 +66,7 @@ def _per_image(samples, data) -> dict[tuple[str, str], np.ndarray]:
 
 def _scores(pred, truth, masks, bands) -> dict[tuple[str, str], np.ndarray]:
     pred, truth = pred.astype(np.float64), truth.astype(np.float64)
-    angle = spectral_angle(pred, truth)
+    angle = spectral_angle_degrees(pred, truth)
     ssim = _ssim_map(torch.from_numpy(pred).permute(0, 3, 1, 2), torch.from_numpy(truth).permute(0, 3, 1, 2))
     ssim = ssim.permute(0, 2, 3, 1).numpy()
     out = {}

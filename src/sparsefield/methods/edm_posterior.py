@@ -184,7 +184,7 @@ def sweep(kind: str, params: Params, data, *, model, device, **_) -> list[dict]:
     test pairs)."""
     import numpy as np
 
-    from sparsefield.metrics import missing_psnr_per_image
+    from sparsefield.metrics import mean_missing_psnr
     from sparsefield.sampling.posterior import steps_for_nfe
 
     s, rows = params.sample, []
@@ -202,8 +202,7 @@ def sweep(kind: str, params: Params, data, *, model, device, **_) -> list[dict]:
         steps = steps_for_nfe(s, sampler, budget)
         if kind == SPARSE:
             samples, nfe, seconds = fill_images(kind, params, data, model, device, sampler=sampler, steps=steps)
-            psnr = dict(psnr_missing=float(missing_psnr_per_image(samples.mean(1), data.images,
-                                                                  data.context).mean()))
+            psnr = dict(psnr_missing=mean_missing_psnr(samples.mean(1), data.images, data.context))
         else:
             samples, nfe, seconds = restore_tiles(kind, params, data, model, calibration, device,
                                                   sampler=sampler, steps=steps, n=s.sweep_images)

@@ -13,7 +13,7 @@ dx/dσ = (x − D(x, σ))/σ (Karras et al. eq. 4 with σ(t) = t, s(t) = 1).
   deterministic DDIM / Euler step, ζ = 1 a fresh-noise (ancestral-like) step. NFE = N.
 
 Every sampler follows `sampling.common`'s contract, sampler(D, x, sigmas, randn): D is a batch-bound
-closure D(x̃, σ) -> x̂0 (`nn.precond.bind`), possibly a posterior one (`sampling.guidance`): posterior
+closure D(x̃, σ) -> x̂0 (`nn.precond.on_batch`), possibly a posterior one (`sampling.guidance`): posterior
 sampling wraps D and never changes these loops. `randn()` gives a fresh standard normal shaped like x
 from per-sample generators. Every sampler returns the final x (D at σ = 0 is the identity, so the last
 step lands on x̂0 of the last level).
@@ -25,6 +25,8 @@ import math
 from collections.abc import Callable
 
 import torch
+
+from sparsefield.sampling import solvers
 
 Tensor = torch.Tensor
 DenoiserFn = Callable[[Tensor, float], Tensor]
@@ -48,7 +50,7 @@ def heun(D: DenoiserFn, x: Tensor, sigmas: list[float], randn: Callable[[], Tens
          S_churn: float = 0.0, S_tmin: float = 0.0, S_tmax: float = float("inf"),
          S_noise: float = 1.0) -> Tensor:
     """Karras et al. Alg. 2 from x at σ_0 along `sigmas`; with S_churn = 0 the deterministic Alg. 1."""
-    n = len(sigmas) - 1
+    n, velocity = len(sigmas) - 1, _velocity(D)
     for sigma, sigma_next in zip(sigmas[:-1], sigmas[1:], strict=True):
         gamma = min(S_churn / n, math.sqrt(2) - 1) if S_tmin <= sigma <= S_tmax else 0.0
         if gamma > 0:  # Increase noise temporarily (Alg. 2 lines 5-6).
@@ -57,20 +59,18 @@ def heun(D: DenoiserFn, x: Tensor, sigmas: list[float], randn: Callable[[], Tens
             sigma_hat = sigma * (1 + gamma)
             x = x + math.sqrt(sigma_hat**2 - sigma**2) * S_noise * randn()
             sigma = sigma_hat
-        d = (x - D(x, sigma)) / sigma  # Evaluate dx/dσ at σ̂_i (line 7).
-        x_next = x + (sigma_next - sigma) * d  # Euler step (line 8).
-        if sigma_next > 0:  # Apply the 2nd order correction (lines 9-11).
-            d_next = (x_next - D(x_next, sigma_next)) / sigma_next
-            x_next = x + (sigma_next - sigma) * 0.5 * (d + d_next)
-        x = x_next
+        x = solvers.heun_step(velocity, x, sigma, sigma_next, correct=sigma_next > 0)  # lines 7-11 at σ̂_i
     return x
+
+
+def _velocity(D: DenoiserFn):
+    """dx/dσ = (x − D(x, σ))/σ, the probability-flow ODE in σ (Karras et al. eq. 4)."""
+    return lambda x, sigma: (x - D(x, sigma)) / sigma
 
 
 def euler(D: DenoiserFn, x: Tensor, sigmas: list[float], randn=None) -> Tensor:
     """First-order steps of the probability-flow ODE along `sigmas` (one D per level)."""
-    for sigma, sigma_next in zip(sigmas[:-1], sigmas[1:], strict=True):
-        x = x + (sigma_next - sigma) * (x - D(x, sigma)) / sigma
-    return x
+    return solvers.euler(_velocity(D), x, sigmas)
 
 
 def renoise(D: DenoiserFn, x: Tensor, sigmas: list[float], randn: Callable[[], Tensor], *, zeta: float = 0.0) -> Tensor:
