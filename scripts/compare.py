@@ -28,4 +28,5 @@ compare(
     spectral_data=snakemake.input.spectral_data,
     images=snakemake.params.images,
     sparsity=snakemake.params.sparsity,
+    n_images=snakemake.config["evaluation"]["n_images"],  # a test split that held fewer is said so in the report
 )

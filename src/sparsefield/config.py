@@ -11,11 +11,14 @@ import copy
 import glob
 import inspect
 import os
+from pathlib import Path
 
 import jsonschema
 import yaml
 
+from sparsefield.data.cifar10 import CIFAR_URL, _locate_cifar
 from sparsefield.data.images import SOURCES as IMAGE_SOURCES
+from sparsefield.data.sid import list_file
 from sparsefield.data.spectral import SOURCES as SPECTRAL_SOURCES
 from sparsefield.data.synth_raw import build_builtin, builtin_pairs
 from sparsefield.params import ParamsError, bind, canonical
@@ -63,6 +66,9 @@ def validate_config(config: dict, schema_path: str | os.PathLike) -> dict:
     if error is not None:
         raise ConfigError(f"config key {_key(error.absolute_path)}: {error.message}")
     for name, scheme in config["schemes"].items():
+        if scheme["context_ratio"] >= 1:
+            raise ConfigError(f"config key schemes.{name}.context_ratio: {scheme['context_ratio']:g} leaves no pixel "
+                              "to reconstruct (every pixel is context); give a ratio below 1")  # fmt: skip
         total = scheme["context_ratio"] + scheme["query_ratio"]
         if total > 1:
             raise ConfigError(
@@ -104,6 +110,7 @@ def validate_config(config: dict, schema_path: str | os.PathLike) -> dict:
     for name, entry in config["rawsets"].items():
         _check_rawset(name, entry)
     _check_priors(config)
+    _check_scored(config)
     for name, params in approach_params(config).items():  # every approach's params bind to its family's Params
         reads = params.reads_estimate() if hasattr(params, "reads_estimate") else False  # the family's own rule
         given = "estimate" in config["approaches"][name]
@@ -117,6 +124,75 @@ def validate_config(config: dict, schema_path: str | os.PathLike) -> dict:
         if config["approaches"][name]["kind"] == "pca":
             _check_components(name, params.components, config["datasets"][config["approaches"][name]["dataset"]])
     return config
+
+
+def check_config_file(path: str | os.PathLike) -> None:
+    """Refuse a key given twice in one mapping of the YAML (or JSON) config file `path`: PyYAML, and Snakemake's
+    loader, keep the last and drop the first without a word. A merge key (`<<: *anchor`) and the keys it brings in
+    are no duplicates: a key beside it overrides them.
+
+    Raises:
+        ConfigError: one line naming the file, the key and both lines, e.g. "config file my.yaml: key
+            approaches.nearest appears twice (lines 6 and 8); keep one (YAML keeps only the last)".
+    """
+    with open(path, encoding="utf-8") as f:
+        root = yaml.compose(f, Loader=yaml.SafeLoader)  # nodes, with their lines: before keys are merged
+    todo, seen = [(root, [])], set()
+    while todo:
+        node, where = todo.pop()
+        if id(node) in seen:  # an alias: the anchored node, already checked
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            lines = {}
+            for key, value in node.value:
+                if key.tag == "tag:yaml.org,2002:merge":
+                    continue
+                name = key.value if isinstance(key, yaml.ScalarNode) else f"(a {key.id} key)"
+                line = key.start_mark.line + 1
+                if (key.tag, name) in lines:
+                    first, dotted = lines[key.tag, name], ".".join([*where, name])
+                    raise ConfigError(f"config file {path}: key {dotted} appears twice (lines {first} and {line}); "
+                                      "keep one (YAML keeps only the last)")  # fmt: skip
+                lines[key.tag, name] = line
+                todo.append((value, [*where, name]))
+        elif isinstance(node, yaml.SequenceNode):
+            todo.extend((item, [*where, str(i)]) for i, item in enumerate(node.value))
+
+
+def check_paths(config: dict) -> None:
+    """Every data path the config names is there: run from the Snakefile before any job (a dry run too), where a
+    missing folder would otherwise stop a data job, or the DAG (a SID raw set's list files), with a traceback.
+
+    Raises:
+        ConfigError: one line naming the key, e.g. "config key rawsets.sid_sony.root: data/SID does not exist; ...".
+    """
+    fixes = {"cifar10": f"download CIFAR-10's python version from {CIFAR_URL} and put it there, set path to where it "
+                        "is, or set download: true",  # fmt: skip
+             "imagefolder": "set path to a folder of PNG / JPEG / TIFF images",
+             "multispectral_folder": "set path to the folder of multi-band TIFF stacks and their masks"}
+    for name, entry in config["datasets"].items():
+        if "path" not in entry or (entry["source"] == "cifar10" and entry.get("download")):  # its job fetches it
+            continue
+        path, key = Path(entry["path"]), f"config key datasets.{name}.path"
+        if not path.exists():
+            raise ConfigError(f"{key}: {path} does not exist; {fixes[entry['source']]}")
+        if entry["source"] == "cifar10" and _locate_cifar(path) is None:
+            raise ConfigError(f"{key}: {path} holds no cifar-10-batches-py folder or cifar-10-python.tar.gz; "
+                              f"{fixes['cifar10']}")  # fmt: skip
+        if entry["source"] != "cifar10" and not path.is_dir():
+            raise ConfigError(f"{key}: {path} is not a folder; {fixes[entry['source']]}")
+    for name, entry in config["rawsets"].items():
+        if entry["kind"] != "sid":
+            continue
+        root, camera, key = Path(entry["root"]), entry["camera"], f"config key rawsets.{name}.root"
+        if not root.is_dir():
+            raise ConfigError(f"{key}: {root} does not exist; put SID there ({camera}/short, {camera}/long, "
+                              f"{camera}_train_list.txt, ...) or set the key to where it is")  # fmt: skip
+        for split in ("train", "test"):  # a missing val list is an empty val split
+            if not list_file(root, camera, split).is_file():
+                raise ConfigError(f"{key}: {root} holds no {list_file(root, camera, split).name}; point it at the "
+                                  f"folder holding SID's {camera}/ and its list files")  # fmt: skip
 
 
 def approach_params(config: dict) -> dict:
@@ -152,13 +228,65 @@ def needs_gpu(device: str, *, local: bool = True) -> int:
 
 
 def _check_dataset(name: str, entry: dict) -> None:
-    """Every key of a dataset entry is a parameter of its source's function (`data.images.SOURCES`)."""
+    """Every key of a dataset entry is a parameter of its source's function (`data.images.SOURCES`), and its split
+    sizes are numbers where the source cannot take null (all): a generated set, or an image folder cut into patches."""
     make = SOURCES[entry["source"]]
-    known = {key for key in inspect.signature(make).parameters if key != "where"}
-    unknown = sorted(set(entry) - known - {"source"})
+    parameters = {key: p for key, p in inspect.signature(make).parameters.items() if key != "where"}
+    unknown = sorted(set(entry) - set(parameters) - {"source"})
     if unknown:
         raise ConfigError(f"config key datasets.{name}.{unknown[0]}: not a parameter of source "
-                          f"'{entry['source']}'; use one of {sorted(known)}")  # fmt: skip
+                          f"'{entry['source']}'; use one of {sorted(parameters)}")  # fmt: skip
+    for key in ("n_train", "n_test"):
+        if key not in parameters or entry.get(key) is not None:
+            continue
+        given = "null" if key in entry else "missing"
+        if parameters[key].default is inspect.Parameter.empty:  # builtin, leaves: the writer makes every image
+            raise ConfigError(f"config key datasets.{name}.{key}: {given}, but source '{entry['source']}' generates "
+                              "its images (null, the whole split, is only for cifar10, imagefolder with mode: resize "
+                              "and multispectral_folder); give a number")  # fmt: skip
+        if entry["source"] == "imagefolder" and entry.get("mode", parameters["mode"].default) == "patches":
+            raise ConfigError(f"config key datasets.{name}.{key}: {given}, but mode: patches cuts a given number "
+                              "of patches; give a number, or set mode: resize (one image per file, null = "
+                              "all)")  # fmt: skip
+
+
+CIFAR10_TEST_IMAGES = 10000  # the test_batch of CIFAR-10's python version: n_test null reads all of it
+
+
+def known_test_size(entry: dict) -> int | None:
+    """How many images the test split of a dataset entry holds, when its config says so (None: known only once the
+    data job has read its files). A given n_test is exact: a source that cannot give that many fails its job."""
+    if entry.get("n_test") is not None:
+        return entry["n_test"]
+    return CIFAR10_TEST_IMAGES if entry["source"] == "cifar10" else None
+
+
+def _check_scored(config: dict) -> None:
+    """evaluation.n_images within each scored RGB dataset's test split, and figures.images within the scored test
+    images of every dataset an approach scores, where the config tells the split's size."""
+    datasets, n_images = config["datasets"], config["evaluation"]["n_images"]
+    scored = {}  # dataset -> (test images scored, where the limit comes from), where known
+    for approach in config["approaches"].values():
+        reads = KINDS[approach["kind"]].reads
+        if reads == "tiles" or approach["dataset"] in scored:
+            continue
+        name = approach["dataset"]
+        size = known_test_size(datasets[name])
+        what = f"datasets.{name}.n_test" if datasets[name].get("n_test") is not None else f"the test split of {name}"
+        if reads == "images" and n_images is not None:  # a multispectral dataset is scored whole
+            if size is not None and n_images > size:
+                raise ConfigError(f"config key evaluation.n_images: {n_images}, but {what} is {size}: only "
+                                  f"{size} would be scored; lower it to {size} or less, or set null (every test "
+                                  "image)")  # fmt: skip
+            size, what = n_images, "evaluation.n_images"
+        scored[name] = (size, what)
+    wanted = config["figures"]["images"] or []  # null: the first six scored, whatever they are
+    for name, (size, what) in sorted(scored.items()):
+        beyond = [i for i in wanted if size is not None and i >= size]
+        if beyond:
+            raise ConfigError(f"config key figures.images: test image {beyond[0]} is not scored on datasets."
+                              f"{name} ({what}: {size}, test images 0..{size - 1}); give indices in "
+                              f"0..{size - 1}")  # fmt: skip
 
 
 SID_KEYS = {"root", "camera"}

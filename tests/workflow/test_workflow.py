@@ -217,7 +217,7 @@ def test_posterior_edits_never_retrain_the_prior(built, tmp_path):
     plan = job_counts(dry_run_with(built, config, tmp_path / "sample.yaml"))
     assert plan == {"reconstruct": 1, "sweep": 1, "evaluate": 1, "compare": 1, "all": 1}
     code = "\nLIMIT = 1  # an edit that changes the code\n"
-    with edited(built / "src/sparsefield/methods/edm.py", lambda text: text + code):
+    with edited(built / "src/sparsefield/methods/edm_posterior.py", lambda text: text + code):
         plan = job_counts(snakemake(built, "-n"))
     assert plan == {"reconstruct": 2, "sweep": 2, "evaluate": 2, "compare": 1, "all": 1}
     with edited(built / "src/sparsefield/methods/edm_prior.py", lambda text: text + code):
@@ -414,3 +414,95 @@ def test_cuda_without_a_gpu_stops_before_any_job(workdir, tmp_path, request):
     assert "config key device: cuda, but this machine shows no NVIDIA GPU" in run.stdout + run.stderr
     assert not (work / "results").exists()
     assert "rule train" in snakemake(work, "-n", "results/flow_tiny/metrics.csv", "--config", "device=cuda")
+
+
+# ---- bad input: one line naming the file or key and the fix, before any job starts (tests/test_bad_input.py: the rest)
+
+
+def run_with_config(cwd, text: str, path, *args) -> subprocess.CompletedProcess:
+    """`snakemake *args` in `cwd` with the config file `path` (written from `text`) in place of the tiny config."""
+    path.write_text(text)
+    cmd = [sys.executable, "-m", "snakemake", "--configfile", str(path), "--replace-workflow-config", *args]
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def test_duplicate_config_key_is_refused_naming_file_key_and_line(workdir, tmp_path):
+    """PyYAML keeps the last of two equal keys: the first approach would vanish without a word."""
+    text = (
+        "datasets:\n  builtin: {source: builtin, n_train: 8, n_test: 4, size: 16}\n"
+        "schemes:\n  s: {context_ratio: 0.1, query_ratio: 0.1}\n"
+        "approaches:\n"
+        "  nearest: {kind: nearest, dataset: builtin, scheme: s}\n"
+        "  linear: {kind: linear, dataset: builtin, scheme: s}\n"
+        "  nearest: {kind: cubic, dataset: builtin, scheme: s}\n"  # line 8
+        "evaluation:\n  n_images: 4\nfigures:\n  images: [0]\n"
+    )
+    run = run_with_config(workdir, text, tmp_path / "twice.yaml", "-n")
+    output = run.stdout + run.stderr
+    assert run.returncode != 0, output
+    assert f"config file {tmp_path / 'twice.yaml'}: key approaches.nearest appears twice (lines 6 and 8)" in output
+
+
+def test_merge_keys_are_not_duplicates(workdir, tmp_path):
+    """YAML merge keys (`<<: *anchor` then an override, as config/config.yaml uses them) are not duplicate keys."""
+    text = (
+        "datasets:\n  builtin: {source: builtin, n_train: 8, n_test: 4, size: 16}\n"
+        "schemes:\n  s: &s {context_ratio: 0.1, query_ratio: 0.1}\n  t: {<<: *s, context_ratio: 0.2}\n"
+        "approaches:\n  nearest: {kind: nearest, dataset: builtin, scheme: t}\n"
+        "evaluation:\n  n_images: 4\nfigures:\n  images: [0]\n"
+    )
+    run = run_with_config(workdir, text, tmp_path / "merged.yaml", "-n")
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+MISSING_PATHS = {  # a config naming a data path that is not there -> the key path its message names
+    "sid_root": ("rawsets:\n  sid_sony: {kind: sid, root: MISSING, camera: Sony}\n"
+                 "approaches:\n  amplify: {kind: amplify, rawset: sid_sony}\n", "rawsets.sid_sony.root"),
+    "imagefolder": ("datasets:\n  photos: {source: imagefolder, path: MISSING, mode: resize}\n"
+                    "schemes:\n  s: {context_ratio: 0.1, query_ratio: 0.1}\n"
+                    "approaches:\n  linear: {kind: linear, dataset: photos, scheme: s}\n", "datasets.photos.path"),
+    "cifar10": ("datasets:\n  cifar: {source: cifar10, path: MISSING, n_train: 10, n_test: 10}\n"
+                "schemes:\n  s: {context_ratio: 0.1, query_ratio: 0.1}\n"
+                "approaches:\n  linear: {kind: linear, dataset: cifar, scheme: s}\n", "datasets.cifar.path"),
+    "multispectral_folder": ("datasets:\n  plots: {source: multispectral_folder, path: MISSING, bands: [a, b]}\n"
+                             "approaches:\n  pca: {kind: pca, dataset: plots, params: {components: 1}}\n",
+                             "datasets.plots.path"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(MISSING_PATHS))
+def test_missing_data_path_stops_before_any_job_naming_its_key(workdir, tmp_path, case):
+    text, key = MISSING_PATHS[case]
+    missing = tmp_path / "not_here"
+    run = run_with_config(workdir, text.replace("MISSING", str(missing)) + "figures:\n  images: []\n",
+                          tmp_path / "config.yaml", "-n")  # fmt: skip
+    output = run.stdout + run.stderr
+    assert run.returncode != 0, output
+    assert f"config key {key}: {missing} does not exist" in output
+    assert "InputFunctionException" not in output and "Building DAG of jobs" not in output
+
+
+def test_missing_sid_list_file_names_the_raw_set(workdir, tmp_path):
+    root = tmp_path / "SID"
+    (root / "Sony").mkdir(parents=True)
+    text = MISSING_PATHS["sid_root"][0].replace("MISSING", str(root)) + "figures:\n  images: []\n"
+    run = run_with_config(workdir, text, tmp_path / "config.yaml", "-n")
+    output = run.stdout + run.stderr
+    assert run.returncode != 0, output
+    assert f"config key rawsets.sid_sony.root: {root} holds no Sony_train_list.txt" in output
+    assert "InputFunctionException" not in output
+
+
+def test_a_data_jobs_reason_reaches_the_console(workdir, tmp_path):
+    """A data job's one-line reason is printed where the user looks, not only as the last line of its log."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("a.png", "b.png"):
+        (folder / name).write_bytes(b"not an image")
+    text = MISSING_PATHS["imagefolder"][0].replace("MISSING", str(folder)) + "figures:\n  images: []\n"
+    run = run_with_config(workdir, text, tmp_path / "config.yaml", "--cores", "1", "results/data/photos.h5")
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    reason = f"imagefolder: cannot read {folder / 'a.png'}"
+    assert f"error: {reason}" in output and "(rule images, log results/logs/images/photos.log)" in output, output
+    assert not (workdir / "results/data/photos.h5").exists()

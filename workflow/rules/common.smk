@@ -13,6 +13,8 @@ from sparsefield.config import (
     SPECTRAL_SOURCES,
     ConfigError,
     approach_params,
+    check_config_file,
+    check_paths,
     has_nvidia_gpu,
     needs_gpu,
     sparsity_groups,
@@ -20,11 +22,15 @@ from sparsefield.config import (
 )
 from sparsefield.data.sid import SPLITS as SID_SPLITS, captures, read_lists
 from sparsefield.data.synth_raw import CAMERA as BUILTIN_CAMERA, builtin_pairs
+from sparsefield.errors import failed_job_reasons
 from sparsefield.fingerprint import kind_fingerprint, source_fingerprint
 from sparsefield.params import canonical
 from sparsefield.registry import KINDS, approaches_where
 
+for configfile_path in workflow.configfiles:  # Snakemake's loader keeps the last of two equal keys: refuse them
+    check_config_file(configfile_path)
 validate_config(config, Path(workflow.current_basedir) / "../schemas/config.schema.yaml")
+check_paths(config)  # every data path there, before the DAG reads a SID raw set's lists or any job starts
 
 APPROACHES = config["approaches"]
 SETTINGS = {name: canonical(params) for name, params in approach_params(config).items()}  # sorted keys
@@ -37,8 +43,8 @@ ON_IMAGES = approaches_where(APPROACHES, reads="images")  # scored on a dataset'
 ON_TILES = approaches_where(APPROACHES, reads="tiles")  # scored on a raw set's test pairs
 ON_SPECTRAL = approaches_where(APPROACHES, reads="spectral")  # scored on a multispectral dataset's leaf masks
 RAWSETS = config["rawsets"]
-PRIORS = config["priors"]
-SPARSITY = {label: {str(r): name for r, name in members.items()} for label, members in sparsity_groups(config).items()}  # trained once into results/priors/{prior}/, shared by the approaches naming them
+PRIORS = config["priors"]  # trained once into results/priors/{prior}/, shared by the approaches naming them
+SPARSITY = {label: {str(r): name for r, name in members.items()} for label, members in sparsity_groups(config).items()}
 BUILTIN_RAWSETS = sorted(name for name, entry in RAWSETS.items() if entry["kind"] == "builtin")
 THREADS = config["threads"]
 ESTIMATES = sorted({entry["estimate"] for entry in APPROACHES.values() if "estimate" in entry})  # classical estimates read
@@ -65,6 +71,13 @@ onstart:
             "device: auto asks no cluster job for a GPU (the submitting machine cannot know the nodes'): the "
             "learned jobs run on a GPU only where one happens to be; set device: cuda to have each ask for one"
         )
+
+
+onerror:
+    # Each failed job's one-line reason (its log's traceback's last line) where the user looks, beside Snakemake's
+    # CalledProcessError and the log's path.
+    for line in failed_job_reasons(getattr(getattr(workflow, "scheduler", None), "failed", ())):
+        logger.error(line)
 
 
 wildcard_constraints:

@@ -9,7 +9,7 @@ coordinates (y, x) = (idx // W, idx % W), and fills in all the others:
     biharmonic  solution of the discrete biharmonic equation with the context as boundary
                 values (skimage.restoration.inpaint_biharmonic)
     normconv    multi-scale normalised convolution (sparsefield.baselines.normconv), batched in torch:
-                the classical estimate the learned approaches start from
+                the classical estimate the Perceiver IO fields start from
 
 The scattered-data methods triangulate once per image with all channels as one
 vector value; pixels outside the convex hull of the context (NaN) take the

@@ -140,8 +140,13 @@ def _read_stack(file: Path, n_bands: int, max_value: float | None) -> np.ndarray
     if max_value is None:
         max_value = float(np.iinfo(stack.dtype).max) if np.issubdtype(stack.dtype, np.integer) else 1.0
     values = stack.astype(np.float64) / max_value
-    if not np.isfinite(values).all() or values.min() < 0 or values.max() > 1:
-        raise ValueError(f"multispectral_folder: {file} has values outside [0, {max_value:g}] (or NaN); set "
+    bad = ~np.isfinite(values).all(-1)  # (H, W): a pixel with a NaN (or infinite) value in any band
+    if bad.any():
+        raise ValueError(f"multispectral_folder: {file} has {int(bad.sum())} pixels (of {bad.size}) with NaN or "
+                         "infinite values; fill them in the file (e.g. 0, and 0 in its mask: no leaf) or crop them "
+                         "away: every pixel needs a reflectance in every band")  # fmt: skip
+    if values.min() < 0 or values.max() > 1:
+        raise ValueError(f"multispectral_folder: {file} has values outside [0, {max_value:g}]; set "
                          "max_value to the value of reflectance 1")  # fmt: skip
     return values.astype(np.float32)
 

@@ -1,10 +1,10 @@
 """Stand-ins for the paper's datasets, in their real formats at their real sizes, from scikit-image's photographs.
 
-`config/paper.yaml` reads CIFAR-10 (python version), SID's Sony part and a folder of multi-band leaf TIFF
-stacks. The writers below make files that the same readers take unchanged, so the paper pipeline can be
-run (and priced: time, memory, disk) on a machine without the real datasets. The content is the builtin
-data (`data.images`, `data.synth_raw`, `data.leaves`); it measures cost, not quality. Every writer is
-deterministic from `seed`: the same arguments give the same bytes.
+The paper configs (`config/paper/*.yaml`) read CIFAR-10 (python version), SID's Sony part and a folder of
+multi-band leaf TIFF stacks. The writers below make files that the same readers take unchanged, so the
+paper pipeline can be run (and priced: time, memory, disk) on a machine without the real datasets. The
+content is the builtin data (`data.images`, `data.synth_raw`, `data.leaves`); it measures cost, not quality.
+Every writer is deterministic from `seed`: the same arguments give the same bytes.
 """
 
 from __future__ import annotations

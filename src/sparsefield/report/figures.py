@@ -8,6 +8,7 @@ figure; the compare stage saves it where it belongs.
 from __future__ import annotations
 
 import os
+import sys
 
 import matplotlib
 
@@ -39,6 +40,42 @@ def shown_images(indices, wanted) -> list[int]:
     """The test images of `wanted` (positions in the test split) that every index array in `indices` holds."""
     common = set.intersection(*(set(np.asarray(index).tolist()) for index in indices)) if indices else set()
     return [int(i) for i in wanted if i in common]
+
+
+def _span(indices) -> str:
+    """Test images `indices` in words: "0..63" when they run without a gap."""
+    indices = sorted(indices)
+    if not indices:
+        return "none"
+    if indices[-1] - indices[0] == len(indices) - 1:
+        return f"{indices[0]}..{indices[-1]}"
+    return f"{len(indices)} images from {indices[0]} to {indices[-1]}"
+
+
+def figure_images(scored: dict[str, object], wanted, where: str, *, strict: bool = True) -> list[int]:
+    """`shown_images` of the approaches `scored` ({approach: its test item positions}) for the figure of `where`,
+    checked when `strict` (figures.images given): an index of `wanted` that is left out goes to the log (stderr),
+    and none left at all is an error naming figures.images and the indices that every approach scored.
+
+    Raises:
+        ValueError: one line, e.g. "config key figures.images: none of [70] is a test image every approach of
+            builtin · cq_10_10 scored (0..63); give indices in 0..63".
+    """
+    wanted = [int(i) for i in wanted]
+    shown = shown_images(list(scored.values()), wanted)
+    if not wanted or not strict:
+        return shown
+    sets = {name: set(np.asarray(index).tolist()) for name, index in scored.items()}
+    common = set.intersection(*sets.values()) if sets else set()
+    if not shown:
+        raise ValueError(f"config key figures.images: none of {wanted} is a test image every approach of {where} "
+                         f"scored ({_span(common)}); give indices in {_span(common)}")  # fmt: skip
+    for i in wanted:
+        if i not in common:
+            missing = sorted(name for name, indices in sets.items() if i not in indices)
+            print(f"warning: figures.images: test image {i} is not shown for {where}: not scored by "
+                  f"{', '.join(missing)} (every approach scored {_span(common)})", file=sys.stderr)  # fmt: skip
+    return shown
 
 
 def reconstruction_figure(truth, observed, predictions: dict[str, np.ndarray], title: str):

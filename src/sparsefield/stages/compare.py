@@ -9,6 +9,7 @@ per-image PSNRs and the shown images' predictions are taken.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from sparsefield.data.spectral import coverage, read_spectral
 from sparsefield.data.tiles import linear_rgb, paired_test_tiles
 from sparsefield.io import atomic_path
 from sparsefield.report.bootstrap import N_BOOT, SEED, Differences, differences_to
-from sparsefield.report.figures import nfe_figure, reconstruction_figure, save_figure, shown_images
+from sparsefield.report.figures import figure_images, nfe_figure, reconstruction_figure, save_figure, shown_images
 from sparsefield.report.learning import learning_curves, learning_markdown
 from sparsefield.report.lowlight import lowlight_figure, lowlight_markdown, lowlight_shown
 from sparsefield.report.priors import prior_figure, priors_markdown
@@ -33,6 +34,8 @@ from sparsefield.report.tables import best_classical, classical_by_approach, mar
 from sparsefield.samples import iter_samples, read_attrs, read_index, read_rows
 from sparsefield.scoring import COLUMNS
 
+FIRST_SHOWN = (0, 1, 2, 3, 4, 5)  # figures.images null: these test images, where every approach scored them
+
 
 @dataclass
 class _Group:
@@ -42,6 +45,7 @@ class _Group:
     context: np.ndarray  # (M, Kc) its fixed context pixels
     per_image: dict[str, pd.Series] = field(default_factory=dict)  # approach -> headline PSNR (missing) per image
     shown: dict[str, dict[int, np.ndarray]] = field(default_factory=dict)  # approach -> {test image: mean}
+    scored: dict[str, list[int]] = field(default_factory=dict)  # approach -> the test images it scored
 
 
 def _read_csvs(paths, columns=None) -> pd.DataFrame | None:
@@ -61,8 +65,9 @@ def _scan(samples, data, masks, images) -> dict[tuple[str, str], _Group]:
         if key not in splits:
             splits[key] = (read_images(data_path, "test"), read_masks(masks_path, "test")[0])
         group = groups.setdefault((attrs["dataset"], attrs["scheme"]), _Group(*splits[key]))
-        per_image, shown = [], {}
+        per_image, shown, scored = [], {}, group.scored.setdefault(attrs["approach"], [])
         for chunk in iter_samples(samples_path, rows=CHUNK):
+            scored += [int(i) for i in chunk.index]
             _, estimate = headline_estimate(chunk)
             per_image.append(missing_psnr(estimate, group.images, group.context, chunk.index))
             shown |= {int(i): chunk.mean[row] for row, i in enumerate(chunk.index) if int(i) in images}
@@ -71,11 +76,12 @@ def _scan(samples, data, masks, images) -> dict[tuple[str, str], _Group]:
     return groups
 
 
-def _reconstruction_figures(groups: dict[tuple[str, str], _Group], images, fig_dir: Path) -> None:
+def _reconstruction_figures(groups: dict[tuple[str, str], _Group], images, fig_dir: Path, strict: bool) -> None:
     """`{dataset}_{scheme}.png`: the test images of `images` that every approach of the group predicted."""
     for (dataset, scheme), group in sorted(groups.items()):
         names = sorted(group.shown)
-        shown = shown_images([list(group.shown[name]) for name in names], images)
+        shown = figure_images({name: group.scored[name] for name in names}, images, f"{dataset} · {scheme}",
+                              strict=strict)
         if not shown:
             continue
         truth = unit_images(group.images[shown])
@@ -156,14 +162,14 @@ def _priors(prior_logs, prior_samples, fig_dir: Path) -> str:
     return priors_markdown({Path(path).parent.name: pd.read_csv(path) for path in prior_logs})
 
 
-def _spectral_figures(spectral_samples, spectral_data, images, fig_dir: Path) -> None:
+def _spectral_figures(spectral_samples, spectral_data, images, fig_dir: Path, strict: bool) -> None:
     """Per multispectral dataset: `spectral_{dataset}.png` (every band, the false-colour composite and the SAM
     map of its first shown image), `composites_{dataset}.png` (the shown images) and `coverage_{dataset}.png`
     (the training masks' leaf coverage)."""
     for dataset, (data_path, restored) in sorted(_by_dataset(spectral_samples, spectral_data).items()):
         train = read_spectral(data_path, "train", images=False)  # the masks only
         save_figure(coverage_figure({dataset: coverage(train.masks)}), fig_dir / f"coverage_{dataset}.png")
-        shown = shown_images([index for _, index in restored.values()], images)
+        shown = figure_images({name: index for name, (_, index) in restored.items()}, images, dataset, strict=strict)
         if not shown:
             continue
         test = read_spectral(data_path, "test", shown)  # the shown images only, in that order
@@ -176,10 +182,31 @@ def _spectral_figures(spectral_samples, spectral_data, images, fig_dir: Path) ->
         save_figure(fig, fig_dir / f"composites_{dataset}.png")
 
 
+def _capped(markdown: str, groups: dict[tuple[str, str], _Group], n_images: int | None) -> str:
+    """`markdown` with the heading of each group whose whole test split held fewer than `n_images`
+    (evaluation.n_images) saying so, and a warning in the log (stderr) per such dataset."""
+    if n_images is None:
+        return markdown
+    warned = set()
+    for (dataset, scheme), group in sorted(groups.items()):
+        held = len(group.images)
+        if held >= n_images:
+            continue
+        if dataset not in warned:
+            warned.add(dataset)
+            print(f"warning: evaluation.n_images is {n_images}, but the test split of {dataset} holds {held} images: "
+                  f"{held} scored", file=sys.stderr)  # fmt: skip
+        heading = f"\n## {dataset} · {scheme} ({held} test images)\n"
+        note = (f"\n## {dataset} · {scheme} ({held} test images: the whole test split; evaluation.n_images asked "
+                f"for {n_images})\n")  # fmt: skip
+        markdown = markdown.replace(heading, note)
+    return markdown
+
+
 def compare(metrics, samples, data, masks, out_csv, out_md, fig_dir, *, train_logs=(), sweeps=(), out_sweep=None,
-            images=(0, 1, 2, 3, 4, 5), lowlight=(), lowlight_samples=(), lowlight_tiles=(), prior_logs=(),
+            images=None, lowlight=(), lowlight_samples=(), lowlight_tiles=(), prior_logs=(),
             prior_samples=(), sparsity=None, spectral=(), spectral_samples=(), spectral_data=(), n_boot: int = N_BOOT,
-            seed: int = SEED) -> None:  # fmt: skip
+            seed: int = SEED, n_images: int | None = None) -> None:  # fmt: skip
     """The stage entry point.
 
     Args:
@@ -191,7 +218,8 @@ def compare(metrics, samples, data, masks, out_csv, out_md, fig_dir, *, train_lo
             `prior_{name}.png` and the multispectral figures.
         train_logs, sweeps: train_log.csv and nfe_sweep.csv of each learned approach.
         out_sweep: every sweep in one CSV (empty without learned approaches).
-        images: test images (positions in the test split) shown in the figures.
+        images: test images (positions in the test split) shown in the figures (figures.images), each one
+            checked; None: the first six that every approach scored (`FIRST_SHOWN`), unchecked.
         lowlight, lowlight_samples, lowlight_tiles: per low-light approach (aligned lists) its
             metrics.csv, samples.h5 and its raw set's metadata.json.
         prior_logs, prior_samples: per prior its train_log.csv and samples.npz (`prior_{name}.png`).
@@ -199,19 +227,23 @@ def compare(metrics, samples, data, masks, out_csv, out_md, fig_dir, *, train_lo
         spectral, spectral_samples, spectral_data: per multispectral approach (aligned lists) its metrics.csv,
             samples.h5 and dataset HDF5 (`spectral_`, `composites_` and `coverage_{dataset}.png`).
         n_boot, seed: of the paired-bootstrap intervals of the headline tables.
+        n_images: evaluation.n_images; a dataset whose test split held fewer is named in the log and its tables'
+            headings (every test image scored), never capped unsaid.
     """
     fig_dir = Path(fig_dir)
     fig_dir.mkdir(parents=True, exist_ok=True)
     table = _read_csvs(metrics, columns=COLUMNS)
     low, leaf = _read_csvs(lowlight), _read_csvs(spectral)
+    strict = images is not None
+    images = tuple(images) if strict else FIRST_SHOWN
     groups = _scan(samples, data, masks, images)
-    _reconstruction_figures(groups, images, fig_dir)
+    _reconstruction_figures(groups, images, fig_dir, strict)
     differences = _differences(table, groups, n_boot=n_boot, seed=seed)
     logs = {Path(path).parent.name: pd.read_csv(path) for path in train_logs}  # results/{approach}/train_log.csv
     learning = _learning(table, logs, fig_dir)
     _sweeps(sweeps, out_sweep, fig_dir)
     _lowlight_figures(lowlight_samples, lowlight_tiles, fig_dir)
-    _spectral_figures(spectral_samples, spectral_data, images, fig_dir)
+    _spectral_figures(spectral_samples, spectral_data, images, fig_dir, strict)
     priors = _priors(prior_logs, prior_samples, fig_dir)
     swept = sparsity_values(table, {k: {float(r): a for r, a in v.items()} for k, v in (sparsity or {}).items()})
     if not swept.empty:
@@ -219,7 +251,8 @@ def compare(metrics, samples, data, masks, out_csv, out_md, fig_dir, *, train_lo
     with atomic_path(out_csv) as tmp:
         parts = [part for part in (table, low, leaf) if part is not None and len(part)]
         (pd.concat(parts, ignore_index=True) if parts else table).to_csv(tmp, index=False, float_format="%.6g")
-    markdown = markdown_tables(table, differences) + learning + (lowlight_markdown(low) if low is not None else "")
+    markdown = _capped(markdown_tables(table, differences), groups, n_images)
+    markdown += learning + (lowlight_markdown(low) if low is not None else "")
     markdown += sparsity_markdown(swept) + priors + (spectral_markdown(leaf, logs) if leaf is not None else "")
     with atomic_path(out_md) as tmp:
         tmp.write_text(markdown, encoding="utf-8")
