@@ -40,7 +40,7 @@ from train_throughput import SCHEMA, setup  # noqa: E402  (the sibling benchmark
 from sparsefield.config import validate_config  # noqa: E402
 from sparsefield.device import resolve_device  # noqa: E402
 from sparsefield.registry import KINDS  # noqa: E402
-from sparsefield.train import train  # noqa: E402
+from sparsefield.training.loop import training_loop  # noqa: E402
 
 FAMILIES = {"field": "sparsefield.methods.field", "ddo": "sparsefield.methods.ddo", "vae": "sparsefield.methods.vae"}
 
@@ -97,7 +97,7 @@ def timed(name: str, loop: dict, seconds: float, device, probe_steps: int = 5) -
     probe = probe_steps
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
-        first = train(**dict(loop, steps=probe, checkpoint_every=0), out_dir=out, device=str(device))
+        first = training_loop(**dict(loop, steps=probe, checkpoint_every=0), out_dir=out, device=str(device))
         probe_seconds = time.perf_counter() - start
     rate = first["samples_per_s"]
     if device.type == "cuda":
@@ -107,7 +107,7 @@ def timed(name: str, loop: dict, seconds: float, device, probe_steps: int = 5) -
     for _ in range(3):  # the probe's rate includes start-up: size again from a run that fell short of half
         steps = max(probe, math.ceil(seconds * rate / loop["batch_size"]))
         with tempfile.TemporaryDirectory() as out:
-            run = train(**dict(loop, steps=steps, checkpoint_every=0), out_dir=out, device=str(device))
+            run = training_loop(**dict(loop, steps=steps, checkpoint_every=0), out_dir=out, device=str(device))
         if run["seconds"] >= seconds / 2:
             break
         rate = run["samples_per_s"]

@@ -10,7 +10,7 @@ medians of --repeats:
 
 - bare: loss, backward and AdamW on precomputed batches and noise, for each --threads count
   (one process). This is the number to compare machines by.
-- full: the training loop (`sparsefield.train.train`: data loading, per-sample noise, EMA,
+- full: the training loop (`sparsefield.training.loop.training_loop`: data loading, per-sample noise, EMA,
   clipping, logging, checkpoints), at the first thread count; its ratio to bare is the loop's
   overhead (target >= 0.9).
 - side by side: --side-by-side processes of one thread each running bare at once; their summed
@@ -40,7 +40,8 @@ from sparsefield.data.masks import counts, generate_masks
 from sparsefield.data.sets import MaskedImages
 from sparsefield.registry import KINDS, load
 from sparsefield.rng import SampleNoise, seed_of
-from sparsefield.train import batch_indices, train
+from sparsefield.training.loop import training_loop
+from sparsefield.training.schedule import batch_indices
 
 SCHEMA = "workflow/schemas/config.schema.yaml"
 
@@ -111,7 +112,7 @@ def full(config_path: str, approach: str, steps: int, threads: int) -> float:
     loop = method.training(kind, params, data, data, "cpu")
     loop.update(steps=steps, warmup=1, checkpoint_every=steps, eval_fn=None)
     with tempfile.TemporaryDirectory() as out:
-        return train(**loop, out_dir=out, device="cpu", progress=False)["samples_per_s"]
+        return training_loop(**loop, out_dir=out, device="cpu", progress=False)["samples_per_s"]
 
 
 def _worker(args) -> float:

@@ -99,7 +99,7 @@ def _batch(n=2, size=8, seed=0):
 
 @pytest.mark.parametrize("loss", ["query", "full"])
 def test_query_loss_has_no_gradient_outside_the_query(loss):
-    from sparsefield.train import masked_loss
+    from sparsefield.objectives.masked import masked_loss
 
     batch = _batch()
     out = torch.zeros_like(batch.images, requires_grad=True)
@@ -214,7 +214,7 @@ def _masked(n):
 
 
 def test_overfitting_one_batch_lowers_the_loss():
-    from sparsefield.train import train
+    from sparsefield.training.loop import training_loop
 
     backbone = {"ch": 8, "ch_mult": [1, 2], "num_res_blocks": 1, "modes": 4}
     params = _params(loss="full", objective={"prediction": "x0"}, model={"backbone": backbone, "sigma_data": 1.0})
@@ -226,7 +226,7 @@ def test_overfitting_one_batch_lowers_the_loss():
     import tempfile
 
     with tempfile.TemporaryDirectory() as out:
-        train(**loop, out_dir=out, progress=False)
+        training_loop(**loop, out_dir=out, progress=False)
         import pandas as pd
 
         log = pd.read_csv(f"{out}/train_log.csv")

@@ -11,7 +11,7 @@ from sparsefield.config import approach_params, validate_config
 from sparsefield.registry import KINDS
 from sparsefield.rehearsal.plan import STUDIES, rehearsal_overlay
 from sparsefield.rehearsal.price import jobs, scaled
-from sparsefield.train import training_steps
+from sparsefield.training.schedule import training_steps
 
 
 @pytest.mark.parametrize("study", sorted(STUDIES))

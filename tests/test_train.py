@@ -17,7 +17,8 @@ from torch.utils.data import Dataset, TensorDataset
 from sparsefield.data.fields import FieldBatch
 from sparsefield.objectives.masked import MaskedLoss, masked_mean
 from sparsefield.rng import SampleNoise, seed_of
-from sparsefield.train import batch_indices, ema_decay_at, lr_at, train, training_steps
+from sparsefield.training.loop import training_loop
+from sparsefield.training.schedule import batch_indices, ema_decay_at, lr_at, training_steps
 
 N_ITEMS, BATCH, SIGMA = 32, 8, 0.1
 EXACT_COLUMNS = ["step", "loss", "lr", "grad_norm", "ema_norm"]  # the time columns differ between runs
@@ -89,7 +90,8 @@ def run(out_dir: Path, *, steps: int = 30, seed: int = 0, dropout: float = 0.2, 
     settings = dict(steps=steps, batch_size=BATCH, lr=1e-2, warmup=5, ema_decay=0.9, checkpoint_every=10, seed=seed)
     settings.update(eval_fn=eval_fn, eval_every=5, progress=False)
     settings.update(kwargs)
-    summary = train(model=model, config=model.config(), loss_fn=loss_fn, dataset=data, out_dir=out_dir, **settings)
+    summary = training_loop(model=model, config=model.config(), loss_fn=loss_fn, dataset=data, out_dir=out_dir,
+                            **settings)
     return summary, model, data, snapshots
 
 
@@ -235,8 +237,8 @@ def test_plain_tensor_dataset(tmp_path):
         (xb,) = batch  # default collate: a list of tensors
         return (model(xb + SIGMA * noise.randn(3)) - xb) ** 2
 
-    summary = train(model=Toy(), config={}, loss_fn=loss_fn, dataset=TensorDataset(x), out_dir=tmp_path, steps=4,
-                    batch_size=4, lr=1e-3)
+    summary = training_loop(model=Toy(), config={}, loss_fn=loss_fn, dataset=TensorDataset(x), out_dir=tmp_path,
+                            steps=4, batch_size=4, lr=1e-3)
     assert summary["finished"] and (tmp_path / "model.pt").exists()
 
 
@@ -256,7 +258,7 @@ def test_masked_loss_is_the_one_reduction_and_logs_query_and_full(tmp_path):
         seen["value"], seen["m"] = value.detach(), m
         return MaskedLoss(value, weight=m, logged={"loss_query": m, "loss_full": None})
 
-    train(model=Toy(dropout=0.0), config={}, loss_fn=loss_fn, dataset=TensorDataset(x, query), out_dir=tmp_path,
+    training_loop(model=Toy(dropout=0.0), config={}, loss_fn=loss_fn, dataset=TensorDataset(x, query), out_dir=tmp_path,
           steps=1, batch_size=16, lr=1e-3, warmup=1)
     row = log(tmp_path).iloc[0]
     value, m = seen["value"], seen["m"].expand(-1, -1, 3)
@@ -291,7 +293,7 @@ def _weights_after(out_dir: Path, *, batch_gpu=None, masks=None, **length) -> di
         return MaskedLoss(loss, None if masks is None else masks(x))
 
     length = length or dict(steps=6)
-    train(model=model, config=model.config(), loss_fn=loss_fn, dataset=data, out_dir=out_dir, batch_size=BATCH,
+    training_loop(model=model, config=model.config(), loss_fn=loss_fn, dataset=data, out_dir=out_dir, batch_size=BATCH,
           lr=1e-2, warmup=2, ema_decay=0.9, checkpoint_every=0, progress=False, batch_gpu=batch_gpu, **length)
     return state(out_dir)
 

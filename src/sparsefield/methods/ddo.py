@@ -133,7 +133,7 @@ def loss(kind: str, params: Params):
 
 
 def training(kind: str, params: Params, train, test, device) -> dict:
-    """The training loop's keyword arguments (`sparsefield.train.train`) for the train and test splits."""
+    """The keyword arguments of `training.loop.training_loop` for the train and test splits."""
     from sparsefield.params import canonical
 
     resolution, channels = train.images.shape[1], train.images.shape[3]

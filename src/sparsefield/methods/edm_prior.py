@@ -122,7 +122,7 @@ def validation_curve(params: PriorParams, val, device):
 
 
 def prior_training(params: PriorParams, source: dict, windows, val, device) -> dict:
-    """The training loop's keyword arguments (`sparsefield.train.train`) for a prior on the prior stage's
+    """The keyword arguments of `training.loop.training_loop` for a prior on the prior stage's
     training windows and validation images."""
     import math
     from dataclasses import asdict

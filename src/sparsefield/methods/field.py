@@ -110,7 +110,7 @@ def loss(kind: str, params: Params):
 
 
 def training(kind: str, params: Params, train, test, device) -> dict:
-    """The training loop's keyword arguments (`sparsefield.train.train`) for the train and test splits."""
+    """The keyword arguments of `training.loop.training_loop` for the train and test splits."""
     from sparsefield.params import canonical
 
     return dict(model=build(params.model), config=canonical(params.model), loss_fn=loss(kind, params),

@@ -14,7 +14,7 @@ from sparsefield.params import ParamsError
 
 @dataclass(frozen=True)
 class Train:
-    """The training loop's settings (`sparsefield.train.train`).
+    """The training loop's settings (`sparsefield.training.loop.training_loop`).
 
     The training length is one of `steps` (updates), `epochs` (passes over the training set) or
     `kimg` (thousands of training examples, NVlabs/edm's unit); `batch_gpu` splits each update's

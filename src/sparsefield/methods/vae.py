@@ -169,7 +169,7 @@ def learning_curve(params: Params, test, device):
 
 
 def training(kind: str, params: Params, train, test, device) -> dict:
-    """The training loop's keyword arguments (`sparsefield.train.train`) for the train and test splits."""
+    """The keyword arguments of `training.loop.training_loop` for the train and test splits."""
     from sparsefield.params import canonical
 
     _check(params, train)

@@ -14,7 +14,7 @@ from sparsefield.device import resolve_device
 from sparsefield.params import bind, canonical
 from sparsefield.registry import KINDS, load
 from sparsefield.stages.data import read_split
-from sparsefield.train import train as fit
+from sparsefield.training.loop import training_loop
 
 
 def train(inputs, out_dir, *, approach: str, kind: str, settings: dict, device: str = "auto", code: str = "") -> dict:
@@ -45,7 +45,7 @@ def run(loop: dict, out_dir, *, key: list, device) -> dict:
     for stale in out_dir.glob("run-*"):
         if stale != run_dir:
             shutil.rmtree(stale)
-    summary = fit(**loop, out_dir=run_dir, device=str(device), progress=False)
+    summary = training_loop(**loop, out_dir=run_dir, device=str(device), progress=False)
     for name in ("train_log.csv", "model.pt"):  # model.pt last: it marks the run complete
         os.replace(run_dir / name, out_dir / name)
     shutil.rmtree(run_dir)
