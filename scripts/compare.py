@@ -1,4 +1,4 @@
-"""Snakemake adapter: results/comparison.{csv,md}, nfe_sweep.csv and figures/ (sparsefield.stages.compare)."""
+"""Snakemake adapter: results/comparison.csv, comparison.md, nfe_sweep.csv and figures/ (sparsefield.stages.compare)."""
 
 import sys
 
@@ -8,25 +8,16 @@ sys.path.insert(0, f"{snakemake.scriptdir}/../src")  # the checkout's package: t
 from sparsefield.stages.compare import compare
 
 compare(
-    snakemake.input.metrics,
-    snakemake.input.samples,
-    snakemake.input.data,
-    snakemake.input.masks,
+    snakemake.params.runs,
     snakemake.output.csv,
     snakemake.output.md,
     snakemake.output.figures,
     train_logs=snakemake.input.train_logs,
     sweeps=snakemake.input.sweeps,
     out_sweep=snakemake.output.sweep,
-    lowlight=snakemake.input.lowlight,
-    lowlight_samples=snakemake.input.lowlight_samples,
-    lowlight_tiles=snakemake.input.lowlight_tiles,
     prior_logs=snakemake.input.prior_logs,
     prior_samples=snakemake.input.prior_samples,
-    spectral=snakemake.input.spectral,
-    spectral_samples=snakemake.input.spectral_samples,
-    spectral_data=snakemake.input.spectral_data,
     images=snakemake.params.images,
     sparsity=snakemake.params.sparsity,
-    n_images=snakemake.config["evaluation"]["n_images"],  # a test split that held fewer is said so in the report
+    n_images=snakemake.params.n_images,  # a test split that held fewer is said so in the report
 )

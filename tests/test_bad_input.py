@@ -65,8 +65,10 @@ def toy_run(root, n=8, size=8):
 def run_compare(root, **kwargs):
     approach, data = toy_run(root)
     out = root / "out"
-    compare([approach / "metrics.csv"], [approach / "samples.h5"], [data], [data], out / "comparison.csv",
-            out / "comparison.md", out / "figures", out_sweep=out / "nfe_sweep.csv", n_boot=10, **kwargs)  # fmt: skip
+    runs = {"images": {"linear": {"metrics": approach / "metrics.csv", "samples": approach / "samples.h5",
+                                  "files": {"data": data, "masks": data}}}}
+    compare(runs, out / "comparison.csv", out / "comparison.md", out / "figures", out_sweep=out / "nfe_sweep.csv",
+            n_boot=10, **kwargs)
     return out
 
 

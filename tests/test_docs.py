@@ -563,7 +563,7 @@ def test_architecture_maps_every_module_and_rule_file():
     for _, info, line in parsed(doc)[1]:
         if info != "text" or not line.strip():
             continue
-        folder = re.match(r"(\w+)/\s", line)
+        folder = re.match(r"(\w+(?:/\w+)*)/\s", line)  # a folder, or a nested one (stages/sections/)
         if folder:
             section = folder.group(1)
         elif not line.startswith(" "):

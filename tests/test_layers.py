@@ -4,6 +4,7 @@ Checked on the source (its syntax tree), so a new family is held to it the day i
 """
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -59,3 +60,31 @@ def reconstruct(kind, params, data, *, inputs):
         assert what in found
     harmless = "import torch\ndef f(kind, params, data, *, model): return load('sparsefield.x')(model(data))"
     assert file_access(ast.parse(harmless)) == []  # registry.load imports a module by name
+
+
+ROOT = Path(__file__).parents[1]
+
+
+def rule_scripts() -> dict[str, str]:
+    """{rule: the script it runs} of every rule with a `script:` in workflow/rules/*.smk."""
+    found = {}
+    for path in sorted((ROOT / "workflow" / "rules").glob("*.smk")):
+        for rule, body in re.findall(r"^rule (\w+):\n((?:[ \t]+.*\n|\n)*)", path.read_text(), flags=re.M):
+            script = re.search(r"script:\s*\n\s*\"\.\./\.\./scripts/(\w+)\.py\"", body)
+            if script:
+                found[rule] = script.group(1)
+    return found
+
+
+def test_every_rule_runs_the_script_and_the_stage_of_its_name():
+    """Rule X runs scripts/X.py, which calls the package only through sparsefield.stages.X: the pipeline shows in
+    stages/ from the first data job to the comparison."""
+    scripts = rule_scripts()
+    assert len(scripts) >= 13 and set(scripts) == {p.stem for p in (ROOT / "scripts").glob("*.py")}
+    for rule, script in scripts.items():
+        assert script == rule, f"rule {rule} runs scripts/{script}.py"
+        tree = ast.parse((ROOT / "scripts" / f"{script}.py").read_text(encoding="utf-8"))
+        imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+        imported |= {a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names}
+        package = {name for name in imported if name.startswith("sparsefield")}
+        assert package == {f"sparsefield.stages.{rule}"}, f"scripts/{script}.py imports {sorted(package)}"

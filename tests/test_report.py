@@ -274,10 +274,11 @@ def test_compare_writes_tables_with_intervals_and_figures(tmp_path):
                       approach="flow", kind="fake")).to_csv(flow / "nfe_sweep.csv", index=False)
     out = tmp_path / "out"
     approaches = [nearest, flow]
-    compare([a / "metrics.csv" for a in approaches], [a / "samples.h5" for a in approaches],
-            [tmp_path / "data.h5"] * 2, [tmp_path / "data.h5"] * 2, out / "comparison.csv", out / "comparison.md",
-            out / "figures", train_logs=[flow / "train_log.csv"], sweeps=[flow / "nfe_sweep.csv"],
-            out_sweep=out / "nfe_sweep.csv", images=(0, 2, 99), n_boot=1000)
+    data = str(tmp_path / "data.h5")
+    runs = {"images": {a.name: {"metrics": a / "metrics.csv", "samples": a / "samples.h5",
+                                "files": {"data": data, "masks": data}} for a in approaches}}
+    compare(runs, out / "comparison.csv", out / "comparison.md", out / "figures", train_logs=[flow / "train_log.csv"],
+            sweeps=[flow / "nfe_sweep.csv"], out_sweep=out / "nfe_sweep.csv", images=(0, 2, 99), n_boot=1000)
 
     csv = pd.read_csv(out / "comparison.csv")
     assert len(csv) == sum(len(pd.read_csv(a / "metrics.csv")) for a in approaches)

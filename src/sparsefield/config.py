@@ -26,6 +26,12 @@ from sparsefield.registry import KINDS, PRIOR_METHOD, load
 
 SOURCES = {**IMAGE_SOURCES, **SPECTRAL_SOURCES}  # a dataset's source -> the function writing it
 
+
+def writer_of(source: str) -> str:
+    """"module:function" writing a dataset of `source` (the images stage loads it by name)."""
+    return ("sparsefield.data.spectral:build_spectral" if source in SPECTRAL_SOURCES
+            else "sparsefield.data.images:build_images")
+
 # folders under results/ that are not approaches
 RESERVED = {"data", "masks", "figures", "logs", "benchmarks", "tiles", "raw", "priors", "estimates"}
 

@@ -11,8 +11,8 @@ changes. Each rule that runs package code therefore carries a hash of the code i
 - per approach kind (`kind_fingerprint`): the stage's module and that kind's own modules
   (`registry.modules`: its reader of `reads`, family, objective, sampling), which the stage loads
   by name, so an edit in one family, one reader, or a new objective file, reruns no other kind's
-  jobs. The registry's table of kinds is left out of the hash and each kind's own row put in, so
-  a new row reruns nothing either.
+  jobs. The registry's tables of kinds and modalities are left out of the hash and a kind's own two rows
+  (its kind's and its modality's) put in, so a new row reruns nothing either.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import hashlib
 from pathlib import Path
 
 PACKAGE = "sparsefield"
-TABLE = ("sparsefield.registry", "KINDS")  # hashed per row: each kind's jobs see only their own
+TABLE = ("sparsefield.registry", ("KINDS", "MODALITIES"))  # hashed per row: each kind's jobs see only their own
 
 
 def _module_file(root: Path, module: str) -> Path | None:
@@ -36,10 +36,10 @@ def _module_file(root: Path, module: str) -> Path | None:
 
 
 class _Strip(ast.NodeTransformer):
-    """Removes docstrings (and, in the registry, the table of kinds) from a module's tree."""
+    """Removes docstrings (and, in the registry, the tables of kinds and modalities) from a module's tree."""
 
-    def __init__(self, table: str | None):
-        self.table = table
+    def __init__(self, tables: tuple[str, ...]):
+        self.tables = tables
 
     def _body(self, node):
         self.generic_visit(node)
@@ -47,8 +47,8 @@ class _Strip(ast.NodeTransformer):
         if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
             if isinstance(body[0].value.value, str):
                 body = body[1:] or [ast.Pass()]
-        if self.table is not None:
-            body = [stmt for stmt in body if not _assigns(stmt, self.table)] or [ast.Pass()]
+        if self.tables:
+            body = [stmt for stmt in body if not any(_assigns(stmt, table) for table in self.tables)] or [ast.Pass()]
         node.body = body
         return node
 
@@ -75,8 +75,8 @@ def _parsed(path: Path, mtime_ns: int, size: int, module: str) -> tuple[str, fro
             found.add(node.module)
             found.update(f"{node.module}.{alias.name}" for alias in node.names)  # submodule imports
     imports = frozenset(name for name in found if name == PACKAGE or name.startswith(PACKAGE + "."))
-    table = TABLE[1] if module == TABLE[0] else None
-    return ast.dump(_Strip(table).visit(tree)), imports
+    tables = TABLE[1] if module == TABLE[0] else ()
+    return ast.dump(_Strip(tables).visit(tree)), imports
 
 
 def _read(path: Path, module: str) -> tuple[str, frozenset[str]]:
@@ -117,7 +117,8 @@ def source_fingerprint(root: str | Path, *modules: str, rows: tuple[str, ...] = 
 def kind_fingerprint(root: str | Path, stage: str, kind: str, *, scorer: bool = False) -> str:
     """Fingerprint of what the `stage` module runs for approaches of `kind`: the stage, the kind's own
     modules (its scorer instead when `scorer`) and its registry row."""
-    from sparsefield.registry import KINDS, READERS, modules
+    from sparsefield.registry import KINDS, MODALITIES, modules
 
-    own = (READERS[KINDS[kind].reads], KINDS[kind].scorer) if scorer else modules(kind)
-    return source_fingerprint(root, stage, *own, rows=(repr(KINDS[kind]),))
+    modality = MODALITIES[KINDS[kind].reads]
+    own = (modality.reader, modality.scorer) if scorer else modules(kind)
+    return source_fingerprint(root, stage, *own, rows=(repr(KINDS[kind]), repr(modality)))

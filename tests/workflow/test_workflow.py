@@ -378,7 +378,7 @@ def test_a_learned_kind_on_raw_tiles_needs_no_rule_edit(workdir, tmp_path):
     metadata.json, then reconstruct and evaluate, from a registry row and a config entry alone."""
     work = copy_repo(workdir, tmp_path / "repo")
     row = (
-        '    "tiles_prior": Kind("tiles", _FIELD, _TILES, "a learned kind on tiles", learned=True, '
+        '    "tiles_prior": Kind("tiles", _FIELD, "a learned kind on tiles", learned=True, '
         'objective="sparsefield.objectives.flow:FlowMatching", sampling="sparsefield.sampling.flow", '
         'samplers=("euler", "heun")),\n'
     )
@@ -397,6 +397,89 @@ def test_a_learned_kind_on_raw_tiles_needs_no_rule_edit(workdir, tmp_path):
     assert (counts["train"], counts["reconstruct"], counts["evaluate"]) == (1, 1, 1)
     train = plan[plan.index("rule train:") :].split("\n\n")[0]
     assert "results/tiles/tiny/metadata.json" in train and "results/prior_tiny/model.pt" in train
+
+
+TOY_MODALITY = {  # a new kind of data (its reader, scorer and report section) and a family reading it
+    "src/sparsefield/data/toy.py": '''"""reads "toy": a dataset's images and masks."""
+from sparsefield.data.sets import read_masked
+
+CHUNK = 4
+
+
+def read_split(inputs, split):
+    return read_masked(inputs["data"], inputs["masks"], split)
+''',
+    "src/sparsefield/scoring/toy.py": '''"""The toy modality's score: the mean's MAE."""
+import numpy as np
+import pandas as pd
+
+
+def score(chunks, data):
+    errors = [np.abs(chunk.mean - data.images[chunk.index] / 255.0).mean() for chunk in chunks]
+    return pd.DataFrame([dict(metric="mae", region="all", estimator="mean", value=float(np.mean(errors)))])
+''',
+    "src/sparsefield/stages/sections/toy.py": '''"""The toy modality's section of comparison.md."""
+
+
+def section(runs, table, context):
+    rows = "".join(f"| {row.approach} | {row.value:.4f} |\\n" for row in table.itertuples())
+    return "\\n## Toy modality\\n\\n| approach | MAE |\\n|---|---|\\n" + rows
+''',
+    "src/sparsefield/methods/toymean.py": '''"""Family `toymean`: every pixel of an image is the image's mean colour."""
+from dataclasses import dataclass
+
+import numpy as np
+
+from sparsefield.samples import Reconstruction
+
+
+@dataclass(frozen=True)
+class Params:
+    pass
+
+
+def reconstruct(kind, params, data, **_):
+    means = data.images.mean(axis=(1, 2), keepdims=True) / 255.0 * np.ones_like(data.images, dtype=np.float64)
+    return Reconstruction(means[:, None], dict(nfe=0, seconds_per_image=0.0))
+''',
+}
+TOY_ROWS = {
+    "MODALITIES: dict[str, Modality] = {\n": (
+        '    "toy": Modality("sparsefield.data.toy", "sparsefield.scoring.toy", "sparsefield.stages.sections.toy", '
+        '("dataset", "scheme"), {"data": "results/data/{dataset}.h5", "masks": "results/masks/{dataset}/{scheme}.h5"}, '
+        '{}, ("{dataset}", "{scheme}"), "n_images"),\n'),
+    "KINDS: dict[str, Kind] = {\n": '    "toymean": Kind("toy", "sparsefield.methods.toymean", "mean colour"),\n',
+}
+
+
+def test_a_new_modality_and_family_run_with_no_rule_or_stage_edit(built, tmp_path):
+    """A registry row for a new `reads` (its reader, scorer, report section, files, labels) and a family reading
+    it: the built tree runs the new approach's reconstruct and evaluate jobs and the comparison, and nothing else;
+    comparison.csv holds its score and comparison.md its section. No rule, stage or compare code is edited."""
+    work = copy_repo(built, tmp_path / "repo")
+    shutil.copytree(built / "results", work / "results")
+    shutil.copytree(built / ".snakemake" / "metadata", work / ".snakemake" / "metadata")
+    for name, text in TOY_MODALITY.items():
+        (work / name).write_text(text)
+    registry = work / "src/sparsefield/registry.py"
+    text = registry.read_text()
+    for anchor, row in TOY_ROWS.items():
+        assert anchor in text
+        text = text.replace(anchor, anchor + row, 1)
+    registry.write_text(text)
+    schema = work / "workflow/schemas/config.schema.yaml"
+    kinds = "amplify, amplify_denoise]\n"
+    schema.write_text(schema.read_text().replace(kinds, kinds.replace("]", ", toymean]"), 1))
+    config = yaml.safe_load((work / "tests/workflow/config.yaml").read_text())
+    config["approaches"]["toy_mean"] = {"kind": "toymean", "dataset": "builtin", "scheme": "cq_10_10"}
+    (work / "tests/workflow/config.yaml").write_text(yaml.safe_dump(config))
+    assert job_counts(snakemake(work, "-n")) == {"reconstruct": 1, "evaluate": 1, "compare": 1, "all": 1}
+    snakemake(work, "--cores", "2")
+    table = pd.read_csv(work / "results/comparison.csv")
+    toy = table[table.approach == "toy_mean"]
+    assert list(toy.metric) == ["mae"] and 0 < toy.value.iloc[0] < 0.5
+    assert len(table) == len(pd.read_csv(built / "results/comparison.csv")) + 1
+    assert "## Toy modality" in (work / "results/comparison.md").read_text()
 
 
 def test_cuda_without_a_gpu_stops_before_any_job(workdir, tmp_path, request):

@@ -10,7 +10,6 @@ SRC = Path(workflow.basedir) / "src"
 sys.path.insert(0, str(SRC))
 
 from sparsefield.config import (
-    SPECTRAL_SOURCES,
     ConfigError,
     approach_params,
     check_config_file,
@@ -19,13 +18,15 @@ from sparsefield.config import (
     needs_gpu,
     sparsity_groups,
     validate_config,
+    writer_of,
 )
 from sparsefield.data.sid import SPLITS as SID_SPLITS, captures, read_lists
 from sparsefield.data.synth_raw import CAMERA as BUILTIN_CAMERA, builtin_pairs
 from sparsefield.errors import failed_job_reasons
 from sparsefield.fingerprint import kind_fingerprint, source_fingerprint
 from sparsefield.params import canonical
-from sparsefield.registry import KINDS, approaches_where
+from sparsefield.registry import KINDS, MODALITIES, approaches_where, labels
+from sparsefield.registry import reads_files as registry_reads_files
 
 for configfile_path in workflow.configfiles:  # Snakemake's loader keeps the last of two equal keys: refuse them
     check_config_file(configfile_path)
@@ -39,9 +40,6 @@ POSTERIOR = approaches_where(APPROACHES, posterior=True)  # sample around a trai
 SWEPT = [  # their NFE sweep is a rule of its own (unless sweep_nfe is empty)
     name for name in approaches_where(APPROACHES, sampled=True) if (SETTINGS[name].get("sample") or {}).get("sweep_nfe")
 ]
-ON_IMAGES = approaches_where(APPROACHES, reads="images")  # scored on a dataset's fixed masks
-ON_TILES = approaches_where(APPROACHES, reads="tiles")  # scored on a raw set's test pairs
-ON_SPECTRAL = approaches_where(APPROACHES, reads="spectral")  # scored on a multispectral dataset's leaf masks
 RAWSETS = config["rawsets"]
 PRIORS = config["priors"]  # trained once into results/priors/{prior}/, shared by the approaches naming them
 SPARSITY = {label: {str(r): name for r, name in members.items()} for label, members in sparsity_groups(config).items()}
@@ -141,24 +139,24 @@ def data_file(dataset):
     return f"results/data/{dataset}.h5"
 
 
-def masks_file(dataset, scheme):
-    return f"results/masks/{dataset}/{scheme}.h5"
-
-
 def reads_files(name):
-    """The files approach `name` reads, named as sparsefield.stages.data expects them."""
-    entry = APPROACHES[name]
-    if KINDS[entry["kind"]].reads == "tiles":
-        files = {"metadata": f"results/tiles/{entry['rawset']}/metadata.json"}
-        if "noise" in KINDS[entry["kind"]].needs:
-            files["noise"] = f"results/tiles/{entry['rawset']}/noise.json"
-        return files
-    if KINDS[entry["kind"]].reads == "spectral":  # the leaf masks are the dataset's own
-        return {"data": data_file(entry["dataset"])}
-    files = {"data": data_file(entry["dataset"]), "masks": masks_file(entry["dataset"], entry["scheme"])}
-    if "estimate" in entry:
-        files["estimate"] = f"results/estimates/{entry['dataset']}/{entry['scheme']}/{entry['estimate']}.h5"
-    return files
+    """The files approach `name` reads, by the names its modality's reader takes (sparsefield.registry)."""
+    return registry_reads_files(APPROACHES[name])
+
+
+def compare_runs():
+    """{reads: {approach: its metrics.csv, samples.h5 and the files it read}}: the compare job's approaches."""
+    runs = {}
+    for name in sorted(APPROACHES):
+        files = reads_files(name)
+        run = {"metrics": f"results/{name}/metrics.csv", "samples": f"results/{name}/samples.h5", "files": files}
+        runs.setdefault(KINDS[APPROACHES[name]["kind"]].reads, {})[name] = run
+    return runs
+
+
+def compare_code():
+    """Fingerprint of the compare stage and the section module of every modality it reports."""
+    return code("sparsefield.stages.compare", *(MODALITIES[reads].report for reads in RUNS))
 
 
 def approach_inputs(wildcards):
@@ -187,21 +185,15 @@ def train_settings(wildcards):
 
 
 def approach_names(wildcards):
-    """The dataset and scheme columns of the approach's results (a raw set and "lowlight" for tiles, the
-    dataset and "leaf" for multispectral leaf images)."""
-    entry = APPROACHES[wildcards.approach]
-    if KINDS[entry["kind"]].reads == "tiles":
-        return {"dataset": entry["rawset"], "scheme": "lowlight"}
-    if KINDS[entry["kind"]].reads == "spectral":
-        return {"dataset": entry["dataset"], "scheme": "leaf"}
-    return {"dataset": entry["dataset"], "scheme": entry["scheme"]}
+    """The dataset and scheme columns of the approach's results (its modality's labels)."""
+    return labels(APPROACHES[wildcards.approach])
 
 
 def evaluated_items(wildcards):
-    """How many test items every approach on the same data is scored on: evaluation.n_images of a dataset's
-    images, n_tiles of a raw set's pairs (a multispectral dataset: all)."""
-    reads = KINDS[kind_of(wildcards)].reads
-    return {"images": config["evaluation"]["n_images"], "tiles": config["evaluation"]["n_tiles"]}.get(reads)
+    """How many test items every approach on the same data is scored on: its modality's evaluation key
+    (evaluation.n_images of a dataset's images, n_tiles of a raw set's pairs; a multispectral dataset: all)."""
+    key = MODALITIES[KINDS[kind_of(wildcards)].reads].evaluated
+    return config["evaluation"][key] if key else None
 
 
 def approach_gpu(wildcards):
@@ -218,10 +210,14 @@ def dataset_entry(wildcards):
     return canonical(config["datasets"][wildcards.dataset])
 
 
+def dataset_writer(wildcards):
+    """The writer of dataset {dataset}: an RGB source's (data.images) or a multispectral one's (data.spectral)."""
+    return writer_of(config["datasets"][wildcards.dataset]["source"])
+
+
 def dataset_code(wildcards):
-    """Fingerprint of the writer of dataset {dataset}: an RGB source's (data.images) or a multispectral one's."""
-    spectral = config["datasets"][wildcards.dataset]["source"] in SPECTRAL_SOURCES
-    return code("sparsefield.data.spectral" if spectral else "sparsefield.data.images")
+    """Fingerprint of the images stage and the dataset's own writer (an edit of the other writer reruns none)."""
+    return code("sparsefield.stages.images", dataset_writer(wildcards).partition(":")[0])
 
 
 def scheme_entry(wildcards):

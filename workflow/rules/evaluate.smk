@@ -20,22 +20,18 @@ rule evaluate:
         "../../scripts/evaluate.py"
 
 
+RUNS = compare_runs()  # {reads: {approach: its outputs and inputs}}: what the compare job reports
+
+
 rule compare:
     input:
-        metrics=all_approaches("results/{approach}/metrics.csv", ON_IMAGES),
-        samples=all_approaches("results/{approach}/samples.h5", ON_IMAGES),
-        data=[reads_files(name)["data"] for name in ON_IMAGES],
-        masks=[reads_files(name)["masks"] for name in ON_IMAGES],
+        metrics=all_approaches("results/{approach}/metrics.csv", APPROACHES),
+        samples=all_approaches("results/{approach}/samples.h5", APPROACHES),
+        read=sorted({path for name in APPROACHES for path in reads_files(name).values()}),
         train_logs=all_approaches("results/{approach}/train_log.csv", LEARNED),
         sweeps=all_approaches("results/{approach}/nfe_sweep.csv", SWEPT),
-        lowlight=all_approaches("results/{approach}/metrics.csv", ON_TILES),
-        lowlight_samples=all_approaches("results/{approach}/samples.h5", ON_TILES),
-        lowlight_tiles=[reads_files(name)["metadata"] for name in ON_TILES],
         prior_logs=expand("results/priors/{prior}/train_log.csv", prior=PRIORS),
         prior_samples=expand("results/priors/{prior}/samples.npz", prior=PRIORS),
-        spectral=all_approaches("results/{approach}/metrics.csv", ON_SPECTRAL),
-        spectral_samples=all_approaches("results/{approach}/samples.h5", ON_SPECTRAL),
-        spectral_data=[reads_files(name)["data"] for name in ON_SPECTRAL],
     output:
         csv=report(
             "results/comparison.csv",
@@ -51,9 +47,11 @@ rule compare:
             category="Figures",
         ),
     params:
+        runs=RUNS,
         images=config["figures"]["images"],
         sparsity=SPARSITY,
-        code=code("sparsefield.stages.compare"),
+        n_images=config["evaluation"]["n_images"],
+        code=compare_code(),
     log:
         "results/logs/compare.log",
     benchmark:

@@ -3,6 +3,7 @@ rule images:
         "results/data/{dataset}.h5",
     params:
         dataset=dataset_entry,
+        writer=dataset_writer,
         code=dataset_code,
     log:
         "results/logs/images/{dataset}.log",

@@ -5,7 +5,7 @@ rule masks:
         "results/masks/{dataset}/{scheme}.h5",
     params:
         scheme=scheme_entry,
-        code=code("sparsefield.data.masks"),
+        code=code("sparsefield.stages.masks"),
     log:
         "results/logs/masks/{dataset}/{scheme}.log",
     benchmark:

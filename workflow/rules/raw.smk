@@ -7,7 +7,7 @@ rule rawset:
         rawset=one_of(BUILTIN_RAWSETS),
     params:
         entry=rawset_entry,
-        code=code("sparsefield.data.synth_raw"),
+        code=code("sparsefield.stages.rawset"),
     log:
         "results/logs/rawset/{rawset}.log",
     benchmark:
@@ -30,7 +30,7 @@ rule demosaic:
         raw=capture_file,
         layout=rawset_layout,
         entry=rawset_entry,
-        code=code("sparsefield.data.raw"),
+        code=code("sparsefield.stages.demosaic"),
     log:
         "results/logs/demosaic/{rawset}/{capture}.log",
     benchmark:
@@ -49,7 +49,7 @@ rule tiles:
     wildcard_constraints:
         rawset=one_of(RAWSETS),
     params:
-        code=code("sparsefield.data.raw"),
+        code=code("sparsefield.stages.tiles"),
     log:
         "results/logs/tiles/{rawset}.log",
     benchmark:
@@ -71,7 +71,7 @@ rule calibrate:
         rawset=one_of(RAWSETS),
     params:
         layout=rawset_layout,
-        code=code("sparsefield.data.calibration"),
+        code=code("sparsefield.stages.calibrate"),
     log:
         "results/logs/calibrate/{rawset}.log",
     benchmark:

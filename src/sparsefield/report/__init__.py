@@ -18,7 +18,7 @@ from sparsefield.report.bootstrap import Differences, Interval, differences_to, 
 from sparsefield.report.figures import nfe_figure, reconstruction_figure, save_figure, shown_images
 from sparsefield.report.learning import learning_curves, learning_markdown
 from sparsefield.report.lowlight import lowlight_figure, lowlight_markdown, lowlight_shown
-from sparsefield.report.scores import headline_estimate, missing_psnr
+from sparsefield.report.scores import headline_estimate, missing_psnr_by_image
 from sparsefield.report.tables import (
     best_classical,
     classical_by_approach,
@@ -44,7 +44,7 @@ __all__ = [
     "lowlight_shown",
     "mark_best",
     "markdown_tables",
-    "missing_psnr",
+    "missing_psnr_by_image",
     "nfe_figure",
     "paired_bootstrap",
     "reconstruction_figure",

@@ -27,7 +27,8 @@ def unit_images(images: np.ndarray) -> np.ndarray:
     return np.asarray(images, dtype=np.float64) / 255.0
 
 
-def missing_psnr(prediction: np.ndarray, images: np.ndarray, context: np.ndarray, index: np.ndarray) -> pd.Series:
+def missing_psnr_by_image(prediction: np.ndarray, images: np.ndarray, context: np.ndarray,
+                          index: np.ndarray) -> pd.Series:
     """Per-image PSNR on the missing pixels, as a Series indexed by test image.
 
     Args:

@@ -7,19 +7,18 @@ only, so the job's memory follows a chunk, never the test split.
 from __future__ import annotations
 
 from sparsefield.io import atomic_path
-from sparsefield.registry import KINDS, READERS, load
+from sparsefield.registry import KINDS, MODALITIES, load, read_split
 from sparsefield.samples import iter_samples, read_attrs
 from sparsefield.scoring import COLUMNS
-from sparsefield.stages.data import read_split
 
 
 def evaluate(inputs, samples_path, out_path, *, kind: str) -> None:
     """Score `samples_path` against the test split the approach reads; write the long metrics.csv."""
     row = KINDS[kind]
     attrs = read_attrs(samples_path)
-    chunks = iter_samples(samples_path, rows=load(READERS[row.reads]).CHUNK)
+    chunks = iter_samples(samples_path, rows=load(MODALITIES[row.reads].reader).CHUNK)
     try:
-        table = load(row.scorer).score(chunks, read_split(row.reads, inputs, "test"))
+        table = load(MODALITIES[row.reads].scorer).score(chunks, read_split(row.reads, inputs, "test"))
     except ValueError as err:
         raise ValueError(f"{samples_path}: {err}") from None
     for key in ("scheme", "dataset", "approach"):

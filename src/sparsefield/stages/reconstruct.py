@@ -8,9 +8,8 @@ import torch
 from sparsefield.device import resolve_device
 from sparsefield.io import load_model
 from sparsefield.params import bind
-from sparsefield.registry import KINDS, READERS, load
+from sparsefield.registry import KINDS, MODALITIES, load, read_split
 from sparsefield.samples import SamplesWriter
-from sparsefield.stages.data import read_split
 
 
 def reconstruct(inputs, out_path, *, approach: str, kind: str, settings: dict, dataset: str, scheme: str,
@@ -41,7 +40,7 @@ def reconstruct(inputs, out_path, *, approach: str, kind: str, settings: dict, d
         model = method.fit(kind, params, read_split(row.reads, inputs, "train"))
     else:
         model = None
-    chunk, attrs, seconds = load(READERS[row.reads]).CHUNK, {}, 0.0
+    chunk, attrs, seconds = load(MODALITIES[row.reads].reader).CHUNK, {}, 0.0
     with SamplesWriter(out_path, len(data)) as out:
         for start in range(0, len(data), chunk):
             part = data.take(slice(start, start + chunk))

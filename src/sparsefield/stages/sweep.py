@@ -8,8 +8,7 @@ import torch
 from sparsefield.device import resolve_device
 from sparsefield.io import atomic_path, load_model
 from sparsefield.params import bind
-from sparsefield.registry import KINDS, load
-from sparsefield.stages.data import read_split
+from sparsefield.registry import KINDS, load, read_split
 
 
 def sweep(inputs, out_path, *, approach: str, kind: str, settings: dict, device: str = "auto") -> None:

@@ -12,8 +12,7 @@ import torch
 
 from sparsefield.device import resolve_device
 from sparsefield.params import bind, canonical
-from sparsefield.registry import KINDS, load
-from sparsefield.stages.data import read_split
+from sparsefield.registry import KINDS, load, read_split
 from sparsefield.training.loop import training_loop
 
 
