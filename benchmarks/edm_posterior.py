@@ -25,8 +25,7 @@ import yaml
 from sparsefield.config import approach_params, validate_config
 from sparsefield.io import load_model
 from sparsefield.params import bind, canonical
-from sparsefield.registry import KINDS, load
-from sparsefield.stages.data import read_split
+from sparsefield.registry import KINDS, load, read_split
 
 BUDGET_S = 60.0
 
