@@ -16,7 +16,7 @@ import argparse
 import numpy as np
 import torch
 
-from sparsefield.data.images import builtin_images, has_split, read_images
+from sparsefield.data.images.sources import builtin_images, has_split, read_images
 from sparsefield.metrics import psnr_per_image
 from sparsefield.objectives.blurring import BlurringDiffusion, dct2, idct2
 

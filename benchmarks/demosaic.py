@@ -5,9 +5,9 @@
 Writes one capture the way the builtin raw set does (a smooth scene through the inverse camera
 pipeline, Poisson-Gaussian noise, RGGB at 14 bits in a DNG) of size x size pixels, then times
 (median of --repeats runs, all measured in this run):
-  * develop   rawpy read + postprocess, the demosaic itself (`sparsefield.data.raw.develop`)
+  * develop   rawpy read + postprocess, the demosaic itself (`sparsefield.data.raw.demosaic.develop`)
   * capture   the whole demosaic job body: develop, scale to [-1, 1], cut tiles, check them,
-              save the .pt and .json (`sparsefield.data.raw.demosaic_capture`, AHD)
+              save the .pt and .json (`sparsefield.data.raw.demosaic.demosaic_capture`, AHD)
 Megapixels are sensor pixels of the mosaic.
 """
 
@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from sparsefield.data.dng import write_dng
-from sparsefield.data.raw import ALGORITHMS, demosaic_capture, develop
-from sparsefield.data.synth_raw import (
+from sparsefield.data.raw.demosaic import ALGORITHMS, demosaic_capture, develop
+from sparsefield.data.raw.dng import write_dng
+from sparsefield.data.raw.synth import (
     expose,
     mosaic_rggb,
     random_gains,

@@ -44,7 +44,7 @@ def inputs_of(entry: dict, root: Path) -> dict:
 def headline(kind: str, samples: np.ndarray, data) -> str:
     """Mean-of-K PSNR on missing pixels, or sRGB PSNR per ratio of the tiles."""
     from sparsefield.baselines.lowlight import to_srgb
-    from sparsefield.data.tiles import linear_rgb
+    from sparsefield.data.raw.tiles import linear_rgb
     from sparsefield.metrics import missing_psnr_per_image, psnr_per_image
 
     if KINDS[kind].reads == "images":

@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from sparsefield.data.masks import generate_masks
+from sparsefield.data.images.masks import generate_masks
 
 
 def vectorised(n):

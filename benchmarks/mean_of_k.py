@@ -26,7 +26,7 @@ import yaml
 
 from sparsefield.baselines.normconv import reconstruct as normconv
 from sparsefield.config import approach_params, validate_config
-from sparsefield.data.sets import read_masked
+from sparsefield.data.images.sets import read_masked
 from sparsefield.io import load_model
 from sparsefield.metrics import mean_missing_psnr
 from sparsefield.registry import KINDS, load

@@ -34,10 +34,10 @@ import yaml
 from torch.utils.data import default_collate
 
 from sparsefield.config import approach_params, validate_config
-from sparsefield.data.images import builtin_images
-from sparsefield.data.leaves import leaves_images
-from sparsefield.data.masks import counts, generate_masks
-from sparsefield.data.sets import MaskedImages
+from sparsefield.data.images.masks import counts, generate_masks
+from sparsefield.data.images.sets import MaskedImages
+from sparsefield.data.images.sources import builtin_images
+from sparsefield.data.spectral.leaves import leaves_images
 from sparsefield.registry import KINDS, load
 from sparsefield.rng import SampleNoise, seed_of
 from sparsefield.training.loop import training_loop

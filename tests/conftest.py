@@ -12,9 +12,9 @@ def repo_root() -> Path:
 
 def build_tiles(tmp_path_factory, *, tile_size: int, rawset: str, **builtin):
     """A builtin raw set (`synth_raw.build_builtin(**builtin)`) demosaiced into tiles: (metadata.json, raw set root)."""
-    from sparsefield.data.raw import demosaic_capture, write_metadata
-    from sparsefield.data.sid import captures, read_lists
-    from sparsefield.data.synth_raw import build_builtin
+    from sparsefield.data.raw.demosaic import demosaic_capture, write_metadata
+    from sparsefield.data.raw.sid import captures, read_lists
+    from sparsefield.data.raw.synth import build_builtin
 
     root, tiles = tmp_path_factory.mktemp("rawset"), tmp_path_factory.mktemp("tiles")
     build_builtin(root, **builtin)

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from sparsefield.config import ConfigError, validate_config
-from sparsefield.data.spectral import folder_images
+from sparsefield.data.spectral.sources import folder_images
 from sparsefield.samples import write_samples
 from sparsefield.stages.compare import compare
 

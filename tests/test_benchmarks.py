@@ -89,8 +89,8 @@ def test_edm_posterior_benchmark_runs(repo_root, tmp_path, capsys):
     import torch
     import yaml
 
-    from sparsefield.data.images import build_images
-    from sparsefield.data.masks import build_masks
+    from sparsefield.data.images.masks import build_masks
+    from sparsefield.data.images.sources import build_images
     from sparsefield.methods import edm_prior
 
     (tmp_path / "results/masks/tiny").mkdir(parents=True)

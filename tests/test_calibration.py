@@ -10,7 +10,7 @@ import tifffile
 import torch
 from conftest import build_tiles
 
-from sparsefield.data import calibration as cal
+from sparsefield.data.raw import calibration as cal
 
 SPAN = 16383 - 512  # white - black of the builtin set
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from sparsefield.data.grids import GridBatch
+from sparsefield.data.images.grids import GridBatch
 from sparsefield.methods import ddo
 from sparsefield.nn.context import ConditionalDDO
 from sparsefield.nn.fno_unet import FNOUNet, SpectralConv2d
@@ -204,7 +204,7 @@ def test_residual_without_an_estimate_is_a_one_line_error():
 
 
 def _masked(n):
-    from sparsefield.data.sets import MaskedImages
+    from sparsefield.data.images.sets import MaskedImages
 
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (n, 8, 8, 3), dtype=np.uint8)

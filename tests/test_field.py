@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from sparsefield.baselines.normconv import reconstruct as normconv
-from sparsefield.data.masks import generate_masks
-from sparsefield.data.sets import MaskedImages
+from sparsefield.data.images.masks import generate_masks
+from sparsefield.data.images.sets import MaskedImages
 from sparsefield.io import load_model
 from sparsefield.methods import field
 from sparsefield.metrics import mean_missing_psnr

@@ -35,31 +35,31 @@ def changed(before: dict, after: dict) -> set:
 def test_closure_follows_imports(repo_root):
     root = repo_root / "src/sparsefield"
     names = set(module_closure(root, "sparsefield.scoring.masks"))
-    assert {"sparsefield.metrics", "sparsefield.data.masks", "sparsefield.scoring"} <= names
+    assert {"sparsefield.metrics", "sparsefield.data.images.masks", "sparsefield.scoring"} <= names
     assert "sparsefield.methods.field" not in names and "sparsefield.nn.perceiver_io" not in names
-    assert set(module_closure(root, "sparsefield.data.masks")) == {
-        "sparsefield", "sparsefield.data", "sparsefield.data.masks", "sparsefield.io"}
+    assert set(module_closure(root, "sparsefield.data.images.masks")) == {
+        "sparsefield", "sparsefield.data", "sparsefield.data.images", "sparsefield.data.images.masks", "sparsefield.io"}
     # a stage reaches its kind's modules through the registry, by name only
     assert "sparsefield.objectives.flow" not in module_closure(root, "sparsefield.stages.train")
 
 
 def test_docstrings_comments_and_layout_change_nothing(package):
-    before = source_fingerprint(package, "sparsefield.data.masks")
-    path = package / "data/masks.py"
+    before = source_fingerprint(package, "sparsefield.data.images.masks")
+    path = package / "data/images/masks.py"
     text = path.read_text()
     edited = text.replace('"""Fixed sparse masks:', '"""Fixed SPARSE masks (a docstring edit):', 1)
     edited = edited.replace("def counts(", "# a comment\n\n\ndef counts(", 1)
     path.write_text(edited)
-    assert edited != text and source_fingerprint(package, "sparsefield.data.masks") == before
+    assert edited != text and source_fingerprint(package, "sparsefield.data.images.masks") == before
     path.write_text(edited.replace("FORMAT_VERSION = 1", "FORMAT_VERSION = 2"))
-    assert source_fingerprint(package, "sparsefield.data.masks") != before
+    assert source_fingerprint(package, "sparsefield.data.images.masks") != before
 
 
 def test_relative_imports_are_rejected(package):
-    path = package / "data/masks.py"
+    path = package / "data/images/masks.py"
     path.write_text("from .images import read_images\n" + path.read_text())
     with pytest.raises(ImportError, match=r"masks\.py:1: relative import"):
-        source_fingerprint(package, "sparsefield.data.masks")
+        source_fingerprint(package, "sparsefield.data.images.masks")
 
 
 def test_an_objective_edit_reruns_only_its_kind(package):
@@ -93,12 +93,12 @@ def test_a_family_edit_reruns_its_kinds_and_a_scorer_edit_only_its_evaluations(p
 
 def test_a_reader_edit_reruns_only_the_kinds_that_read_it(package):
     before = every_fingerprint(package)
-    with open(package / "data/leaves.py", "a") as f:  # the builtin leaf set, read through data.spectral
+    with open(package / "data/spectral/sets.py", "a") as f:  # the multispectral reader
         f.write("\nLEAF_EDIT = 1\n")
     spectral = {key for key in before if KINDS[key[1]].reads == "spectral"}
     assert spectral and changed(before, every_fingerprint(package)) == spectral
     before = every_fingerprint(package)
-    with open(package / "data/tiles.py", "a") as f:
+    with open(package / "data/raw/tiles.py", "a") as f:
         f.write("\nTILE_EDIT = 1\n")
     tiles = changed(before, every_fingerprint(package))
     assert {key for key in before if KINDS[key[1]].reads == "tiles"} <= tiles

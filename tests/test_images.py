@@ -13,8 +13,8 @@ import pytest
 from PIL import Image
 from scipy.interpolate import griddata
 
-from sparsefield.data import images as im
-from sparsefield.data.patches import LUMA, _share, band_mask, region_patches
+from sparsefield.data.images import sources as im
+from sparsefield.data.images.patches import LUMA, _share, band_mask, region_patches
 
 SIZE = 32
 

@@ -48,7 +48,7 @@ def test_the_check_finds_file_access():
     """The check itself: each way a family could reach a file is found."""
     source = '''
 import h5py
-from sparsefield.data.images import read_images
+from sparsefield.data.images.sources import read_images
 def reconstruct(kind, params, data, *, inputs):
     x = torch.load(inputs["model"])
     with open("a.json") as f:

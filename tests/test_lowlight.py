@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from sparsefield.baselines import lowlight as ll
-from sparsefield.data.tiles import paired_test_tiles
+from sparsefield.data.raw.tiles import paired_test_tiles
 from sparsefield.methods import lowlight as family
 from sparsefield.report import lowlight_markdown
 from sparsefield.samples import read_samples

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from sparsefield.data.masks import build_masks, context_image, counts, dense_masks, generate_masks, read_masks
+from sparsefield.data.images.masks import build_masks, context_image, counts, dense_masks, generate_masks, read_masks
 
 SIZE = dict(height=32, width=32, n_context=102, n_query=102)
 

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from sparsefield.data.fields import FieldBatch
+from sparsefield.data.images.fields import FieldBatch
 from sparsefield.nn import perceiver_io
 from sparsefield.nn.embeddings import GaussianFourierFeatures, SinusoidalEmbedding
 from sparsefield.nn.perceiver_io import PerceiverIO

@@ -8,7 +8,7 @@ import torch
 
 import sparsefield.baselines.normconv as normconv
 from sparsefield.baselines.normconv import SCALES, WEIGHTS, normalized_convolution, reconstruct
-from sparsefield.data.fields import grid_coords, pixel_coords
+from sparsefield.data.images.fields import grid_coords, pixel_coords
 
 H = W = 32
 

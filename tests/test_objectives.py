@@ -12,7 +12,7 @@ import torch
 from scipy.integrate import quad
 from torch import nn
 
-from sparsefield.data.fields import FieldBatch
+from sparsefield.data.images.fields import FieldBatch
 from sparsefield.nn.precond import ResidualDenoiser
 from sparsefield.objectives.denoiser import X0Denoiser
 from sparsefield.objectives.flow import FlowMatching

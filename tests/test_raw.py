@@ -13,11 +13,11 @@ import torch
 import yaml
 
 from sparsefield.config import ConfigError, validate_config
-from sparsefield.data import sid
-from sparsefield.data.dng import write_dng
-from sparsefield.data.raw import cut_tiles, demosaic_capture, develop, white_balance, write_metadata
-from sparsefield.data.synth_raw import RGB2XYZ
-from sparsefield.data.tiles import TileDataset, check_metadata, select
+from sparsefield.data.raw import sid
+from sparsefield.data.raw.demosaic import cut_tiles, demosaic_capture, develop, white_balance, write_metadata
+from sparsefield.data.raw.dng import write_dng
+from sparsefield.data.raw.synth import RGB2XYZ
+from sparsefield.data.raw.tiles import TileDataset, check_metadata, select
 
 IDENTITY_CAMERA = np.linalg.inv(RGB2XYZ)  # camera RGB = linear sRGB, so LibRaw's colour matrix is I
 SONY_TEST = """./Sony/short/10003_00_0.04s.ARW ./Sony/long/10003_00_10s.ARW ISO200 F9

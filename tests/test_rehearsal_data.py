@@ -6,13 +6,13 @@ import pickle
 import numpy as np
 import pytest
 
-from sparsefield.data.cifar10 import load_cifar10
-from sparsefield.data.images import builtin_images, builtin_photos
-from sparsefield.data.leaves import BANDS
-from sparsefield.data.patches import band_mask
-from sparsefield.data.raw import demosaic_capture
-from sparsefield.data.sid import captures, read_lists
-from sparsefield.data.spectral import folder_images
+from sparsefield.data.images.cifar10 import load_cifar10
+from sparsefield.data.images.patches import band_mask
+from sparsefield.data.images.sources import builtin_images, builtin_photos
+from sparsefield.data.raw.demosaic import demosaic_capture
+from sparsefield.data.raw.sid import captures, read_lists
+from sparsefield.data.spectral.leaves import BANDS
+from sparsefield.data.spectral.sources import folder_images
 from sparsefield.rehearsal.data import LEAF_MAX_VALUE, _boxes, write_cifar10, write_leaf_stacks, write_sid_sony
 
 

@@ -14,7 +14,7 @@ from scipy.integrate import quad
 from test_objectives import MU, ExactCorrection, S, ZeroBackbone  # data N(μ, s²); F giving D*; F ≡ 0
 from torch import nn
 
-from sparsefield.data.fields import FieldBatch
+from sparsefield.data.images.fields import FieldBatch
 from sparsefield.nn.precond import ResidualDenoiser, on_batch
 from sparsefield.objectives.blurring import BlurringDiffusion
 from sparsefield.objectives.denoiser import X0Denoiser

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sparsefield.data.masks import generate_masks
-from sparsefield.data.sets import MaskedImages
+from sparsefield.data.images.masks import generate_masks
+from sparsefield.data.images.sets import MaskedImages
 from sparsefield.samples import Samples
 from sparsefield.scoring.masks import score as score_masks
 

@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sparsefield.data.leaves import BAND_CENTRES, WAVELENGTHS, integrate_bands, leaves_images
-from sparsefield.data.spectral import build_spectral, coverage, folder_images, read_spectral
+from sparsefield.data.spectral.leaves import BAND_CENTRES, WAVELENGTHS, integrate_bands, leaves_images
+from sparsefield.data.spectral.sets import coverage, read_spectral
+from sparsefield.data.spectral.sources import build_spectral, folder_images
 from sparsefield.samples import Samples
 from sparsefield.scoring.spectral import score, spectral_angle_degrees
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from sparsefield.data import tiles as tiles_module
+from sparsefield.data.raw import tiles as tiles_module
 from sparsefield.methods import edm_posterior as edm
 from sparsefield.methods import edm_prior, lowlight
 from sparsefield.params import bind
@@ -68,7 +68,7 @@ def prior():
 
 def test_posterior_samples_follow_the_item_not_its_chunk(tiny_tiles, tmp_path, prior):
     """Noise is seeded by a pair's position in the split: the pairs of a chunk get the samples they get in the whole."""
-    from sparsefield.data.calibration import write_calibration
+    from sparsefield.data.raw.calibration import write_calibration
 
     metadata, _ = tiny_tiles
     write_calibration(metadata, tmp_path / "noise.json")
@@ -94,7 +94,7 @@ def test_sparse_posterior_samples_follow_the_image_not_its_chunk(prior):
 
 def test_a_scene_calibrates_on_a_bounded_number_of_pixels(tiny_tiles, monkeypatch):
     """A SID scene holds ~12 pairs of 11.5 Mpx: the fit takes every k-th pixel past MAX_PIXELS, tile by tile."""
-    from sparsefield.data import calibration
+    from sparsefield.data.raw import calibration
 
     metadata, _ = tiny_tiles
     scene = tiles_module.TileDataset(metadata, split="train", data_type="noisy").records[0]["scene"]

@@ -7,12 +7,12 @@ import pytest
 import rawpy
 import tifffile
 
-from sparsefield.data import synth_raw as sr
-from sparsefield.data.dng import write_dng
-from sparsefield.data.images import builtin_photos
-from sparsefield.data.patches import band_mask
-from sparsefield.data.raw import develop
-from sparsefield.data.sid import captures, exposure_ratio, read_lists
+from sparsefield.data.images.patches import band_mask
+from sparsefield.data.images.sources import builtin_photos
+from sparsefield.data.raw import synth as sr
+from sparsefield.data.raw.demosaic import develop
+from sparsefield.data.raw.dng import write_dng
+from sparsefield.data.raw.sid import captures, exposure_ratio, read_lists
 
 XTRANS = "".join(("GGRGGB", "GGBGGR", "BRGRBG", "GGBGGR", "GGRGGB", "RBGBRG"))  # Fuji's 6 x 6 pattern
 

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset, TensorDataset
 
-from sparsefield.data.fields import FieldBatch
+from sparsefield.data.images.fields import FieldBatch
 from sparsefield.objectives.masked import MaskedLoss, masked_mean
 from sparsefield.rng import SampleNoise, seed_of
 from sparsefield.training.loop import training_loop

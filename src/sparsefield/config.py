@@ -16,11 +16,11 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from sparsefield.data.cifar10 import CIFAR_URL, _locate_cifar
-from sparsefield.data.images import SOURCES as IMAGE_SOURCES
-from sparsefield.data.sid import list_file
-from sparsefield.data.spectral import SOURCES as SPECTRAL_SOURCES
-from sparsefield.data.synth_raw import build_builtin, builtin_pairs
+from sparsefield.data.images.cifar10 import CIFAR_URL, _locate_cifar
+from sparsefield.data.images.sources import SOURCES as IMAGE_SOURCES
+from sparsefield.data.raw.sid import list_file
+from sparsefield.data.raw.synth import build_builtin, builtin_pairs
+from sparsefield.data.spectral.sources import SOURCES as SPECTRAL_SOURCES
 from sparsefield.params import ParamsError, bind, canonical
 from sparsefield.registry import KINDS, PRIOR_METHOD, load
 
@@ -29,8 +29,8 @@ SOURCES = {**IMAGE_SOURCES, **SPECTRAL_SOURCES}  # a dataset's source -> the fun
 
 def writer_of(source: str) -> str:
     """"module:function" writing a dataset of `source` (the images stage loads it by name)."""
-    return ("sparsefield.data.spectral:build_spectral" if source in SPECTRAL_SOURCES
-            else "sparsefield.data.images:build_images")
+    return ("sparsefield.data.spectral.sources:build_spectral" if source in SPECTRAL_SOURCES
+            else "sparsefield.data.images.sources:build_images")
 
 # folders under results/ that are not approaches
 RESERVED = {"data", "masks", "figures", "logs", "benchmarks", "tiles", "raw", "priors", "estimates"}
@@ -234,8 +234,9 @@ def needs_gpu(device: str, *, local: bool = True) -> int:
 
 
 def _check_dataset(name: str, entry: dict) -> None:
-    """Every key of a dataset entry is a parameter of its source's function (`data.images.SOURCES`), and its split
-    sizes are numbers where the source cannot take null (all): a generated set, or an image folder cut into patches."""
+    """Every key of a dataset entry is a parameter of its source's function (`data.images.sources.SOURCES`), and
+    its split sizes are numbers where the source cannot take null (all): a generated set, or an image folder cut
+    into patches."""
     make = SOURCES[entry["source"]]
     parameters = {key: p for key, p in inspect.signature(make).parameters.items() if key != "where"}
     unknown = sorted(set(entry) - set(parameters) - {"source"})
@@ -363,7 +364,7 @@ def _check_spectral(name: str, approach: dict, datasets: dict) -> None:
 
 def _check_components(name: str, components: int, dataset: dict) -> None:
     """A per-pixel PCA keeps at most as many directions as its dataset has bands."""
-    from sparsefield.data.leaves import BANDS
+    from sparsefield.data.spectral.leaves import BANDS
 
     n_bands = len(dataset["bands"]) if dataset["source"] == "multispectral_folder" else len(BANDS)
     if not 1 <= components <= n_bands:

@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from sparsefield.data.masks import observed_pixels
+from sparsefield.data.images.masks import observed_pixels
 
 REGIONS = ("context", "query", "remaining", "missing", "full")
 METRICS = ("mse", "mae", "psnr", "ssim")

@@ -40,17 +40,17 @@ class Modality:
 
 MODALITIES: dict[str, Modality] = {
     "images": Modality(  # a dataset's images on a scheme's fixed masks (+ a classical estimate)
-        "sparsefield.data.sets", "sparsefield.scoring.masks", "sparsefield.stages.sections.images",
+        "sparsefield.data.images.sets", "sparsefield.scoring.masks", "sparsefield.stages.sections.images",
         ("dataset", "scheme"),
         {"data": "results/data/{dataset}.h5", "masks": "results/masks/{dataset}/{scheme}.h5"},
         {"estimate": "results/estimates/{dataset}/{scheme}/{estimate}.h5"},
         ("{dataset}", "{scheme}"), "n_images"),
     "tiles": Modality(  # a raw set's clean tiles and validated noisy/clean test pairs
-        "sparsefield.data.tiles", "sparsefield.scoring.tiles", "sparsefield.stages.sections.tiles",
+        "sparsefield.data.raw.tiles", "sparsefield.scoring.tiles", "sparsefield.stages.sections.tiles",
         ("rawset",), {"metadata": "results/tiles/{rawset}/metadata.json"},
         {"noise": "results/tiles/{rawset}/noise.json"}, ("{rawset}", "lowlight"), "n_tiles"),
     "spectral": Modality(  # a multispectral dataset's images and their leaf masks
-        "sparsefield.data.spectral", "sparsefield.scoring.spectral", "sparsefield.stages.sections.spectral",
+        "sparsefield.data.spectral.sets", "sparsefield.scoring.spectral", "sparsefield.stages.sections.spectral",
         ("dataset",), {"data": "results/data/{dataset}.h5"}, {}, ("{dataset}", "leaf")),
 }
 

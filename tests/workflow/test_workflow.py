@@ -401,7 +401,7 @@ def test_a_learned_kind_on_raw_tiles_needs_no_rule_edit(workdir, tmp_path):
 
 TOY_MODALITY = {  # a new kind of data (its reader, scorer and report section) and a family reading it
     "src/sparsefield/data/toy.py": '''"""reads "toy": a dataset's images and masks."""
-from sparsefield.data.sets import read_masked
+from sparsefield.data.images.sets import read_masked
 
 CHUNK = 4
 

@@ -20,8 +20,8 @@ from sparsefield.config import (
     validate_config,
     writer_of,
 )
-from sparsefield.data.sid import SPLITS as SID_SPLITS, captures, read_lists
-from sparsefield.data.synth_raw import CAMERA as BUILTIN_CAMERA, builtin_pairs
+from sparsefield.data.raw.sid import SPLITS as SID_SPLITS, captures, read_lists
+from sparsefield.data.raw.synth import CAMERA as BUILTIN_CAMERA, builtin_pairs
 from sparsefield.errors import failed_job_reasons
 from sparsefield.fingerprint import kind_fingerprint, source_fingerprint
 from sparsefield.params import canonical

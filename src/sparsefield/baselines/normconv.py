@@ -9,7 +9,7 @@ binary certainty m: est = blur(x·m) / blur(m). Written as kernel regression
 
 a mixture of isotropic Gaussians, one per scale σ_s. Bandwidths are in units of h, the
 mean spacing of the Ni observations in the unit square of coordinates (pixel centres in
-[0, 1]², see `data.fields.pixel_coords`): 102 pixels of a 32×32 image give h ≈ 3.2 pixels,
+[0, 1]², see `data.images.fields.pixel_coords`): 102 pixels of a 32×32 image give h ≈ 3.2 pixels,
 and the same scales fit any image size and any context ratio. Each Gaussian has peak
 w_s, so where observations are dense the fine scales (large w_s) dominate both sums and
 coarse scales with small weights matter only in the gaps, where the fine ones have
@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from sparsefield.data.fields import pixel_coords
+from sparsefield.data.images.fields import pixel_coords
 
 # Tuned on the missing-pixel PSNR of 500 builtin 32x32 test patches at 10% and 20% context, over
 # σ_0 0.15-0.4, ratio σ_{s+1}/σ_s 1.5-3, 2-5 scales, w_{s+1}/w_s 10^-0.5 - 10^-2: a plateau ~0.02 dB

@@ -105,8 +105,8 @@ def _check(params: Params, data, where: str = "this approach") -> None:
 
 
 def batches(params: Params, data):
-    """Training items of `data` (`data.sets.MaskedImages` with its estimate): whole images and dense masks."""
-    from sparsefield.data.grids import GridDataset
+    """Training items of `data` (`data.images.sets.MaskedImages` with its estimate): whole images and dense masks."""
+    from sparsefield.data.images.grids import GridDataset
 
     _check(params, data)
     return GridDataset(data)
@@ -147,7 +147,7 @@ def _upsampled(batch, factor: int):
     """The batch's conditioning on the grid `factor`× finer: the same functions of (y, x)."""
     from torch.nn import functional as F
 
-    from sparsefield.data.grids import GridBatch
+    from sparsefield.data.images.grids import GridBatch
 
     context = F.interpolate(batch.context, scale_factor=factor, mode="nearest")
     images = F.interpolate(batch.context_image, scale_factor=factor, mode="nearest")
@@ -168,7 +168,7 @@ def sample_grid(kind, net, process, data, *, model: Model, task, sampler, steps,
 
     import numpy as np
 
-    from sparsefield.data.grids import grid_batch
+    from sparsefield.data.images.grids import grid_batch
     from sparsefield.registry import KINDS, load
     from sparsefield.rng import SampleNoise, seed_of
     from sparsefield.sampling import blurring

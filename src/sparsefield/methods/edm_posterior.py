@@ -87,7 +87,7 @@ def _lowlight_batch(pairs, rows, calibration, floor, device, k: int = 1):
     import numpy as np
     import torch
 
-    from sparsefield.data.calibration import noise_levels
+    from sparsefield.data.raw.calibration import noise_levels
     from sparsefield.sampling.likelihoods import PoissonGaussian
 
     items = [pairs[i] for i in rows]
@@ -135,7 +135,7 @@ def restore_tiles(kind, params: Params, pairs, model, calibration, device, *, sa
 
 def fill_images(kind, params: Params, data, model, device, *, sampler=None, steps=None):
     """K posterior samples (N, K, H, W, C) in [0, 1] of `data` (MaskedImages), observed pixels kept; NFE, s/image."""
-    from sparsefield.data.grids import grid_batch
+    from sparsefield.data.images.grids import grid_batch
     from sparsefield.rng import SampleNoise, seed_of
     from sparsefield.sampling.common import batched
     from sparsefield.sampling.likelihoods import Mask
@@ -192,7 +192,7 @@ def sweep(kind: str, params: Params, data, *, model, device, **_) -> list[dict]:
         data = data.first(s.sweep_images)
     else:
         from sparsefield.baselines.lowlight import to_srgb
-        from sparsefield.data.tiles import linear_rgb
+        from sparsefield.data.raw.tiles import linear_rgb
         from sparsefield.metrics import psnr_per_image
 
         calibration = data.calibration

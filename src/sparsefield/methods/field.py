@@ -90,8 +90,8 @@ def rebuild(config: dict):
 
 
 def batches(params: Params, data):
-    """Training items of `data` (`data.sets.MaskedImages`): context pixels in, query pixels out."""
-    from sparsefield.data.fields import FieldDataset
+    """Training items of `data` (`data.images.sets.MaskedImages`): context pixels in, query pixels out."""
+    from sparsefield.data.images.fields import FieldDataset
 
     return FieldDataset(data.images, data.context, data.query)
 
@@ -125,7 +125,7 @@ def _sample(kind, model, process, data, outputs, *, task, sampler, steps, k, see
     """
     import torch
 
-    from sparsefield.data.fields import FieldBatch, from_unit, gather_pixels, pixel_coords, to_unit
+    from sparsefield.data.images.fields import FieldBatch, from_unit, gather_pixels, pixel_coords, to_unit
     from sparsefield.nn.precond import on_batch
     from sparsefield.registry import KINDS, load
     from sparsefield.rng import SampleNoise, seed_of
@@ -159,8 +159,8 @@ def joint_grid(kind, model, process, data, **kw):
     """K samples of every unobserved pixel, jointly (N, K, H, W, C), the posterior mean (N, H, W, C), NFE, s/image."""
     import torch
 
-    from sparsefield.data.fields import fill_unobserved, pixel_coords
-    from sparsefield.data.masks import unobserved
+    from sparsefield.data.images.fields import fill_unobserved, pixel_coords
+    from sparsefield.data.images.masks import unobserved
 
     n, height, width, _ = data.images.shape
     missing = unobserved(torch.as_tensor(data.context), height * width)
@@ -192,7 +192,7 @@ def reconstruct(kind: str, params: Params, data, *, model, device, **_):
     """K samples of every test image of `data` (MaskedImages): joint grid, query pixels alone, 2× grid."""
     import torch
 
-    from sparsefield.data.fields import grid_coords, pixel_coords
+    from sparsefield.data.images.fields import grid_coords, pixel_coords
     from sparsefield.samples import Reconstruction
 
     s, process = params.sample, objective(kind, params)

@@ -15,7 +15,7 @@ class Params:
 
 
 def reconstruct(kind: str, params: Params, data, *, threads: int = 1, **_):
-    """One prediction per test image of `data` (a `data.sets.MaskedImages`), from its context pixels only.
+    """One prediction per test image of `data` (a `data.images.sets.MaskedImages`), from its context pixels only.
 
     `threads` worker processes share the images; seconds_per_image is their wall clock per image.
     """

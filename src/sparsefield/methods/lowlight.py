@@ -30,7 +30,7 @@ def _restore(short, ratio: float, *, kind: str, params: dict):
 
 
 def reconstruct(kind: str, params: Params, pairs, *, threads: int = 1, **_):
-    """Restore every test pair's short tile of `pairs` (`data.tiles.paired_test_tiles`), in its order.
+    """Restore every test pair's short tile of `pairs` (`data.raw.tiles.paired_test_tiles`), in its order.
 
     `threads` worker processes share amplify_denoise's tiles (scikit-image's non-local means runs on one core;
     SID's test set is ~10^5 tiles); the result does not depend on it. seconds_per_image is the wall clock per
@@ -42,7 +42,7 @@ def reconstruct(kind: str, params: Params, pairs, *, threads: int = 1, **_):
 
     import numpy as np
 
-    from sparsefield.data.tiles import linear_rgb
+    from sparsefield.data.raw.tiles import linear_rgb
     from sparsefield.samples import Reconstruction
 
     shorts = [linear_rgb(pairs[i][0]) for i in range(len(pairs))]

@@ -46,7 +46,7 @@ def project(images, mean, std, basis):
 
 
 def fit(kind: str, params: Params, train):
-    """(μ, s, V_k) fitted on the train split (`data.spectral.SpectralImages`): the reconstruct stage's model."""
+    """(μ, s, V_k) fitted on the train split (`data.spectral.sets.SpectralImages`): the reconstruct stage's model."""
     import numpy as np
 
     channels = train.images.shape[-1]
@@ -65,7 +65,7 @@ def fit(kind: str, params: Params, train):
 
 
 def reconstruct(kind: str, params: Params, data, *, model, **_):
-    """Every test image of `data` (`data.spectral.SpectralImages`) projected per pixel on `model` (`fit`)."""
+    """Every test image of `data` (`data.spectral.sets.SpectralImages`) projected per pixel on `model` (`fit`)."""
     import numpy as np
 
     from sparsefield.samples import Reconstruction

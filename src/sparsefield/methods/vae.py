@@ -183,7 +183,8 @@ def training(kind: str, params: Params, train, test, device) -> dict:
 
 
 def reconstruct(kind: str, params: Params, data, *, model, device, **_):
-    """Every test image of `data` (`data.spectral.SpectralImages`) decoded from its posterior mean: (N, 1, H, W, C)."""
+    """Every test image of `data` (`data.spectral.sets.SpectralImages`) decoded from its posterior mean:
+    (N, 1, H, W, C)."""
     from sparsefield.samples import Reconstruction
 
     _check(params, data)

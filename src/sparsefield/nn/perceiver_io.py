@@ -142,7 +142,7 @@ class PerceiverIO(nn.Module):
             x: (B, No, C) noisy (scaled) values at `batch.output_coords`.
             c_noise: (B,) noise-level conditioning, O(1) (e.g. log σ / 4, or t in [0, 1]).
             batch: the condition, any object with input_coords (B, Ni, 2), input_values (B, Ni, C) and
-                output_coords (B, No, 2) (a `data.fields.FieldBatch`; its output_values are never read).
+                output_coords (B, No, 2) (a `data.images.fields.FieldBatch`; its output_values are never read).
             prior: (B, No, C) classical estimate at the output coordinates; required when
                 use_prior, ignored otherwise.
 

@@ -3,7 +3,8 @@
 The paper configs (`config/paper/*.yaml`) read CIFAR-10 (python version), SID's Sony part and a folder of
 multi-band leaf TIFF stacks. The writers below make files that the same readers take unchanged, so the
 paper pipeline can be run (and priced: time, memory, disk) on a machine without the real datasets. The
-content is the builtin data (`data.images`, `data.synth_raw`, `data.leaves`); it measures cost, not quality.
+content is the builtin data (`data.images.sources`, `data.raw.synth`, `data.spectral.leaves`); it measures cost,
+not quality.
 Every writer is deterministic from `seed`: the same arguments give the same bytes.
 """
 
@@ -18,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from sparsefield.data.images import builtin_images, builtin_photos
-from sparsefield.data.leaves import _split, leaves_images, soil_bands
-from sparsefield.data.patches import band_mask
-from sparsefield.data.sid import SPLITS
-from sparsefield.data.synth_raw import builtin_pairs, write_rawset
+from sparsefield.data.images.patches import band_mask
+from sparsefield.data.images.sources import builtin_images, builtin_photos
+from sparsefield.data.raw.sid import SPLITS
+from sparsefield.data.raw.synth import builtin_pairs, write_rawset
+from sparsefield.data.spectral.leaves import _split, leaves_images, soil_bands
 from sparsefield.io import atomic_path
 
 CIFAR_LABELS = (b"airplane", b"automobile", b"bird", b"cat", b"deer", b"dog", b"frog", b"horse", b"ship", b"truck")
@@ -64,7 +65,7 @@ def write_cifar10(folder: str | os.PathLike, *, n_train: int = 50000, n_test: in
     as possible. The folder is written atomically (replaced as a whole).
 
     Returns:
-        The `cifar-10-batches-py` folder, which `data.cifar10.load_cifar10(folder)` reads.
+        The `cifar-10-batches-py` folder, which `data.images.cifar10.load_cifar10(folder)` reads.
     """
     images = builtin_images(n_train=n_train, n_test=n_test, size=32, seed=seed)
     labels = np.random.default_rng([seed, 1]).integers(0, len(CIFAR_LABELS), n_train + n_test).tolist()
@@ -118,7 +119,7 @@ def _scene(photo: np.ndarray, box: tuple[int, int, int, int], height: int, width
 def write_sid_sony(root: str | os.PathLike, *, n_train: int, n_val: int, n_test: int,
                    ratios: tuple[float, ...] = (100, 250, 300), height: int = 2848, width: int = 4256,
                    seed: int = 0) -> Path:
-    """Write SID's Sony layout (Chen et al. 2018; `data.sid`) under `root`, captures of Sony's sensor size.
+    """Write SID's Sony layout (Chen et al. 2018; `data.raw.sid`) under `root`, captures of Sony's sensor size.
 
     The real part: `Sony/long/{scene}_00_10s.ARW` (one 10 s reference per scene), `Sony/short/{scene}_{i:02d}_
     {exposure}s.ARW` (shots i of 0.1 s, 0.04 s or 0.033 s: ratios x100, x250, x300) and `Sony_{train,val,test}
@@ -127,7 +128,7 @@ def write_sid_sony(root: str | os.PathLike, *, n_train: int, n_val: int, n_test:
     short per ratio (shot i = the i-th ratio), written by the builtin raw set's camera (`synth_raw.write_rawset`:
     Brooks et al.'s unprocessing, Poisson-Gaussian noise, black 512, white 16383) as uncompressed 16-bit DNG
     files, 24 MB at full size, stored under the .ARW name: LibRaw (rawpy) identifies a file by its content,
-    not its extension, so `data.raw.develop` and `demosaic_capture` read them (tests/test_rehearsal_data.py).
+    not its extension, so `data.raw.demosaic.develop` and `demosaic_capture` read them (tests/test_rehearsal_data.py).
 
     A scene is a random crop of one builtin photograph (round-robin from a seeded order) of the scene's
     aspect, resized to height x width: test scenes inside the photograph's test band (`patches.band_mask`, as
@@ -157,15 +158,15 @@ def write_sid_sony(root: str | os.PathLike, *, n_train: int, n_val: int, n_test:
 def write_leaf_stacks(folder: str | os.PathLike, *, n_files: int, height: int, width: int, seed: int = 0) -> list[Path]:
     """Write `n_files` 5-band leaf stacks `IMG_{i:04d}.tif` with `IMG_{i:04d}_mask.tif` beside each into `folder`.
 
-    The layout `multispectral_folder` reads (`data.spectral.folder_images`), as MicaSense's `save_capture_as_stack`
-    writes a RedEdge-MX capture (the bands of `data.leaves`: blue, green, red, red_edge, nir; 1280 x 960 pixels,
-    width x height): band-interleaved uint16 (5, H, W), deflate-compressed, reflectance x 32767, so the config
-    sets `max_value: 32767` (`LEAF_MAX_VALUE`; without it reflectance reads back halved, and silently: the
-    values stay in [0, 1]). The mask is uint8 (H, W), 255 on leaf pixels. Content: one builtin leaf image
-    (`data.leaves`, PROSPECT-D leaves on soil, its default leaf count and noise) generated at max(height,
-    width) square and cropped centrally to height x width (leaf centres lie in its middle 60%: up to an aspect
-    of 5:3 every leaf stays in view). Stack i draws from [seed, i]; one stack is in memory at a time. The
-    folder is written atomically (replaced as a whole).
+    The layout `multispectral_folder` reads (`data.spectral.sources.folder_images`), as MicaSense's
+    `save_capture_as_stack` writes a RedEdge-MX capture (the bands of `data.spectral.leaves`: blue, green, red,
+    red_edge, nir; 1280 x 960 pixels, width x height): band-interleaved uint16 (5, H, W), deflate-compressed,
+    reflectance x 32767, so the config sets `max_value: 32767` (`LEAF_MAX_VALUE`; without it reflectance reads back
+    halved, and silently: the values stay in [0, 1]). The mask is uint8 (H, W), 255 on leaf pixels. Content: one
+    builtin leaf image (`data.spectral.leaves`, PROSPECT-D leaves on soil, its default leaf count and noise)
+    generated at max(height, width) square and cropped centrally to height x width (leaf centres lie in its middle
+    60%: up to an aspect of 5:3 every leaf stays in view). Stack i draws from [seed, i]; one stack is in memory at a
+    time. The folder is written atomically (replaced as a whole).
 
     Returns:
         The stacks' paths, in order.

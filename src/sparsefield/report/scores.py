@@ -2,7 +2,7 @@
 
 metrics.csv holds only means over images; a paired interval needs each image's value. They are
 computed here through the package's one PSNR path (`sparsefield.metrics.missing_psnr_per_image`) on
-the same missing pixels (`sparsefield.data.masks.observed_pixels` of the fixed context) as the scorer.
+the same missing pixels (`sparsefield.data.images.masks.observed_pixels` of the fixed context) as the scorer.
 """
 
 from __future__ import annotations

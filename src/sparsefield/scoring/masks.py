@@ -86,7 +86,7 @@ def score(chunks, data) -> pd.DataFrame:
     Args:
         chunks: the approach's `sparsefield.samples.Samples` in chunks of rows (`samples.iter_samples`; N scored
             images in all, each chunk's `index` into the test split).
-        data: a `sparsefield.data.sets.MaskedImages` of the whole test split (images (M, H, W, C)
+        data: a `sparsefield.data.images.sets.MaskedImages` of the whole test split (images (M, H, W, C)
             uint8, context and query (M, K) fixed mask indices, images_2x or None).
 
     Returns:

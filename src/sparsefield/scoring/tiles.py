@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from sparsefield.baselines.lowlight import SPACES, to_srgb
-from sparsefield.data.tiles import linear_rgb
+from sparsefield.data.raw.tiles import linear_rgb
 from sparsefield.metrics import image_metrics
 
 TRANSFORMS = dict(zip(SPACES, (np.asarray, to_srgb), strict=True))  # linear RGB as stored; after the sRGB curve
@@ -72,7 +72,7 @@ def score(chunks, pairs) -> pd.DataFrame:
     Args:
         chunks: the approach's `sparsefield.samples.Samples` in chunks of rows (`samples.iter_samples`): linear RGB
             (B, 1, T, T, 3), each chunk's `index` the positions of its tiles in `pairs`.
-        pairs: the raw set's `data.tiles.paired_test_tiles`, whole (the tiles a chunk names are read, one by one).
+        pairs: the raw set's `data.raw.tiles.paired_test_tiles`, whole (the tiles a chunk names are read, one by one).
     """
     tables, counts, attrs = [], {}, {}
     for samples in chunks:

@@ -1,11 +1,11 @@
 """The calibrate stage: a raw set's tiles (and raw captures) -> results/tiles/{rawset}/noise.json
-(`data.calibration`): the Poisson-Gaussian noise levels the low-light likelihood uses."""
+(`data.raw.calibration`): the Poisson-Gaussian noise levels the low-light likelihood uses."""
 
 from __future__ import annotations
 
 import os
 
-from sparsefield.data.calibration import write_calibration
+from sparsefield.data.raw.calibration import write_calibration
 
 
 def calibrate(metadata_path: str | os.PathLike, out_path: str | os.PathLike, *, layout: dict) -> None:

@@ -1,10 +1,10 @@
-"""The demosaic stage: one raw capture -> results/tiles/{rawset}/{capture}.pt and .json (`data.raw`)."""
+"""The demosaic stage: one raw capture -> results/tiles/{rawset}/{capture}.pt and .json (`data.raw.demosaic`)."""
 
 from __future__ import annotations
 
 import os
 
-from sparsefield.data.raw import demosaic_capture
+from sparsefield.data.raw.demosaic import demosaic_capture
 
 
 def demosaic(raw_path: str | os.PathLike, out_tiles: str | os.PathLike, out_meta: str | os.PathLike, *,

@@ -1,7 +1,7 @@
 """The estimate stage: a classical estimate of every image of a dataset on a mask scheme, computed once.
 
 results/estimates/{dataset}/{scheme}/{method}.h5 holds `{split}/estimate` (N, H, W, C) float16 in [0, 1]
-for the train and test splits (read by `sparsefield.data.estimates.read_estimate`): the dense estimate
+for the train and test splits (read by `sparsefield.data.images.estimates.read_estimate`): the dense estimate
 from the context pixels alone (`sparsefield.baselines.interpolation`), which a learned approach
 with `estimate: {method}` models the residual around. Biharmonic costs ~0.01 s per 32×32 image:
 done here once per dataset and scheme, not in every training. float16 keeps 11 bits (error
@@ -15,9 +15,9 @@ import numpy as np
 
 from sparsefield.baselines.interpolation import METHODS
 from sparsefield.baselines.interpolation import reconstruct as interpolate
-from sparsefield.data.images import read_images
-from sparsefield.data.masks import read_masks
-from sparsefield.data.sets import CHUNK
+from sparsefield.data.images.masks import read_masks
+from sparsefield.data.images.sets import CHUNK
+from sparsefield.data.images.sources import read_images
 from sparsefield.io import atomic_path, create_rows
 
 SPLITS = ("train", "test")

@@ -1,7 +1,7 @@
 """The images stage: a `datasets:` entry -> results/data/{dataset}.h5, by its source's writer.
 
-RGB sources (builtin, cifar10, imagefolder) are written by `data.images.build_images`, multispectral ones
-(leaves, multispectral_folder) by `data.spectral.build_spectral` (`config.writer_of`). The rule names the
+RGB sources (builtin, cifar10, imagefolder) are written by `data.images.sources.build_images`, multispectral ones
+(leaves, multispectral_folder) by `data.spectral.sources.build_spectral` (`config.writer_of`). The rule names the
 writer and the stage loads it by name, so a dataset's code fingerprint follows its own writer only.
 """
 

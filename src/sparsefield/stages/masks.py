@@ -1,10 +1,10 @@
-"""The masks stage: a dataset and a `schemes:` entry -> results/masks/{dataset}/{scheme}.h5 (`data.masks`)."""
+"""The masks stage: a dataset and a `schemes:` entry -> results/masks/{dataset}/{scheme}.h5 (`data.images.masks`)."""
 
 from __future__ import annotations
 
 import os
 
-from sparsefield.data.masks import build_masks
+from sparsefield.data.images.masks import build_masks
 
 
 def masks(data_path: str | os.PathLike, out_path: str | os.PathLike, *, scheme: str, entry: dict) -> None:

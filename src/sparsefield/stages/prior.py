@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sparsefield.data.images import read_images
-from sparsefield.data.tiles import CaptureCrops, CropDataset, TileDataset
+from sparsefield.data.images.sources import read_images
+from sparsefield.data.raw.tiles import CaptureCrops, CropDataset, TileDataset
 from sparsefield.device import resolve_device
 from sparsefield.io import atomic_path, load_model
 from sparsefield.params import bind, canonical
@@ -24,7 +24,7 @@ from sparsefield.stages.train import run
 def read_source(source: dict, inputs, params) -> tuple:
     """(training windows, validation images (N, C, H, W) in x units) of a prior's source.
 
-    Windows are read as drawn (`data.tiles.CaptureCrops`, `CropDataset` over the uint8 images): a job holds
+    Windows are read as drawn (`data.raw.tiles.CaptureCrops`, `CropDataset` over the uint8 images): a job holds
     the windows a batch draws, not the training set in x units. Every validation tile is checked: a bad one
     is named.
     """

@@ -1,10 +1,10 @@
-"""The rawset stage: a builtin `rawsets:` entry -> its DNG captures and list files (`data.synth_raw`)."""
+"""The rawset stage: a builtin `rawsets:` entry -> its DNG captures and list files (`data.raw.synth`)."""
 
 from __future__ import annotations
 
 import os
 
-from sparsefield.data.synth_raw import build_builtin
+from sparsefield.data.raw.synth import build_builtin
 
 DEMOSAIC_KEYS = ("kind", "tile_size", "stride", "algorithm")  # the demosaic stage's, not the writer's
 

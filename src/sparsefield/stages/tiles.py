@@ -1,10 +1,10 @@
-"""The tiles stage: a raw set's capture tile lists -> results/tiles/{rawset}/metadata.json (`data.raw`)."""
+"""The tiles stage: a raw set's capture tile lists -> results/tiles/{rawset}/metadata.json (`data.raw.demosaic`)."""
 
 from __future__ import annotations
 
 import os
 
-from sparsefield.data.raw import write_metadata
+from sparsefield.data.raw.demosaic import write_metadata
 
 
 def tiles(capture_meta: list[str | os.PathLike], out_path: str | os.PathLike, *, rawset: str) -> None:

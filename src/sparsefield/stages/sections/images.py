@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from sparsefield.data.images import read_images
-from sparsefield.data.masks import observed_pixels, read_masks
-from sparsefield.data.sets import CHUNK
+from sparsefield.data.images.masks import observed_pixels, read_masks
+from sparsefield.data.images.sets import CHUNK
+from sparsefield.data.images.sources import read_images
 from sparsefield.report.bootstrap import Differences, differences_to
 from sparsefield.report.figures import figure_images, reconstruction_figure, save_figure
 from sparsefield.report.scores import headline_estimate, missing_psnr_by_image, unit_images

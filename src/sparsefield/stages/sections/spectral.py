@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from sparsefield.data.spectral import coverage, read_spectral
+from sparsefield.data.spectral.sets import coverage, read_spectral
 from sparsefield.report.figures import figure_images, save_figure
 from sparsefield.report.spectral import band_figure, composite_figure, coverage_figure, spectral_markdown
 from sparsefield.stages.sections import Context, Run, at, by_dataset

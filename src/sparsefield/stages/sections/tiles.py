@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sparsefield.data.tiles import linear_rgb, paired_test_tiles
+from sparsefield.data.raw.tiles import linear_rgb, paired_test_tiles
 from sparsefield.report.figures import save_figure, shown_images
 from sparsefield.report.lowlight import lowlight_figure, lowlight_markdown, lowlight_shown
 from sparsefield.stages.sections import Context, Run, at, by_dataset

@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 
 import torch
 
-from sparsefield.data.masks import dense_masks
+from sparsefield.data.images.masks import dense_masks
 
 
 @dataclass
@@ -43,7 +43,7 @@ def grid_batch(images, context, query, prior=None) -> GridBatch:
 
 
 class GridDataset(torch.utils.data.Dataset):
-    """`data.sets.MaskedImages` as GridBatches; one fancy-indexing step per batch (`__getitems__`)."""
+    """`data.images.sets.MaskedImages` as GridBatches; one fancy-indexing step per batch (`__getitems__`)."""
 
     def __init__(self, data):
         self.images = torch.as_tensor(data.images)

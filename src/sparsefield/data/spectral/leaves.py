@@ -19,6 +19,9 @@ import warnings
 
 import numpy as np
 
+from sparsefield.data.spectral.sets import SpectralImages, SpectralSet
+from sparsefield.io import sha256_arrays
+
 BANDS = ("blue", "green", "red", "red_edge", "nir")
 BAND_CENTRES = (475.0, 560.0, 668.0, 717.0, 842.0)  # nm
 BAND_FWHM = (32.0, 27.0, 14.0, 12.0, 57.0)  # nm
@@ -100,7 +103,6 @@ def _traits(rng, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _split(rng, n: int, size: int, leaves: tuple[int, int], noise: float, soil: np.ndarray):
-    from sparsefield.data.spectral import SpectralImages  # data.spectral imports this module
 
     counts = rng.integers(leaves[0], leaves[1] + 1, n)
     traits, structure = _traits(rng, int(counts.sum()))
@@ -140,7 +142,7 @@ def _split(rng, n: int, size: int, leaves: tuple[int, int], noise: float, soil: 
 
 def leaves_images(*, n_train: int, n_test: int, size: int = 32, leaves: tuple[int, int] = (1, 4),
                   noise: float = 0.004, seed: int = 0, where: str = "leaves"):  # fmt: skip
-    """The builtin leaf set (a `data.spectral.SpectralSet`; module docstring), deterministic from `seed`; the test
+    """The builtin leaf set (a `data.spectral.sets.SpectralSet`; module docstring), deterministic from `seed`; the test
     split does not depend on n_train.
 
     Args:
@@ -151,12 +153,11 @@ def leaves_images(*, n_train: int, n_test: int, size: int = 32, leaves: tuple[in
         raise ValueError(f"{where}: size {size} is below 8 pixels; raise it")
     if not 1 <= leaves[0] <= leaves[1]:
         raise ValueError(f"{where}: leaves must be [fewest, most] with 1 <= fewest <= most, got {list(leaves)}")
-    from sparsefield.data.spectral import SpectralSet
 
     soil = soil_bands()
     train_rng, test_rng = (np.random.default_rng([seed, split]) for split in (0, 1))
     train = _split(train_rng, n_train, size, tuple(leaves), noise, soil)
     test = _split(test_rng, n_test, size, tuple(leaves), noise, soil)
-    from sparsefield.io import sha256_arrays
+
 
     return SpectralSet(train, test, "leaves", sha256_arrays(train.images, test.images), BAND_CENTRES)

@@ -45,10 +45,10 @@ from pathlib import Path
 
 import numpy as np
 
-from sparsefield.data.dng import write_dng
-from sparsefield.data.images import DEFAULT_MIN_STD, builtin_photos
-from sparsefield.data.patches import LUMA, _window_sum, band_mask
-from sparsefield.data.sid import SPLITS, Pair, exposure_ratio, list_file, parse_name
+from sparsefield.data.images.patches import LUMA, _window_sum, band_mask
+from sparsefield.data.images.sources import DEFAULT_MIN_STD, builtin_photos
+from sparsefield.data.raw.dng import write_dng
+from sparsefield.data.raw.sid import SPLITS, Pair, exposure_ratio, list_file, parse_name
 from sparsefield.io import atomic_path
 
 CAMERA, EXTENSION = "Sony", ".dng"  # the Bayer part of SID's layout

@@ -36,8 +36,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sparsefield.data.sid import captures, read_lists
-from sparsefield.data.tiles import check_metadata, check_tile, tile_id
+from sparsefield.data.raw.sid import captures, read_lists
+from sparsefield.data.raw.tiles import check_metadata, check_tile, tile_id
 from sparsefield.io import atomic_path
 
 ALGORITHMS = ("LINEAR", "VNG", "PPG", "AHD", "DCB", "DHT", "AAHD")

@@ -20,8 +20,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from sparsefield.data.cifar10 import CIFAR_URL, load_cifar10  # noqa: F401 (CIFAR_URL: part of this API)
-from sparsefield.data.patches import region_patches
+from sparsefield.data.images.cifar10 import CIFAR_URL, load_cifar10  # noqa: F401 (CIFAR_URL: part of this API)
+from sparsefield.data.images.patches import region_patches
 from sparsefield.io import atomic_path, open_h5, sha256_arrays, write_array
 
 # Colour photographs inside scikit-image that load offline. Left out: retina, colorwheel and

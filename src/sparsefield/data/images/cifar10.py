@@ -91,7 +91,7 @@ def load_cifar10(
 ) -> tuple[np.ndarray, np.ndarray, str]:
     """Train (n_train, 32, 32, 3) and test (n_test, 32, 32, 3) uint8 images and the sha256 of the batches.
 
-    See `sparsefield.data.images.cifar10_images` for the arguments.
+    See `sparsefield.data.images.sources.cifar10_images` for the arguments.
     """
     path = Path(path)
     location = _locate_cifar(path)

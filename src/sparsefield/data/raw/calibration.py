@@ -68,8 +68,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sparsefield.data.sid import captures, read_lists
-from sparsefield.data.tiles import TileDataset, linear_rgb, load_metadata, select
+from sparsefield.data.raw.sid import captures, read_lists
+from sparsefield.data.raw.tiles import TileDataset, linear_rgb, load_metadata, select
 from sparsefield.io import atomic_path
 
 CHANNELS = ("R", "G", "B")

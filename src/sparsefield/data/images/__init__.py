@@ -1,0 +1,1 @@
+"""RGB images and their fixed masks (`reads: images`)."""

@@ -1,0 +1,1 @@
+"""Raw captures, their demosaiced tiles and noise calibration (`reads: tiles`)."""

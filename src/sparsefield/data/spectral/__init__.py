@@ -1,0 +1,1 @@
+"""Multispectral images with leaf masks (`reads: spectral`)."""
