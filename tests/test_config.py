@@ -1,14 +1,16 @@
 """Config schema: the defaults validate; bad config fails with one line naming the key."""
 
 import copy
+import dataclasses
 import inspect
+import typing
 
 import pytest
 import yaml
 
 from sparsefield.config import ConfigError, approach_params, needs_gpu, validate_config
-from sparsefield.methods import ddo, field
-from sparsefield.params import field_names
+from sparsefield.methods import ddo, edm_posterior, edm_prior, field, lowlight, pca, vae
+from sparsefield.params import field_names, from_signature
 from sparsefield.registry import KINDS, load
 
 
@@ -63,41 +65,55 @@ def test_schema_kinds_are_the_registry(schema):
     assert sorted(kinds["properties"]["kind"]["enum"]) == sorted(KINDS)
 
 
-def test_schema_and_the_field_dataclasses_name_the_same_keys(schema):
-    """The schema checks shape, the dataclass names the keys: they must agree key for key."""
+NETWORKS = [(field.Backbone, "sparsefield.nn.perceiver_io:PerceiverIO", {"channels", "use_prior"}),
+            (ddo.Backbone, "sparsefield.nn.fno_unet:FNOUNet", {"in_ch", "out_ch", "resolution"}),
+            (edm_prior.Backbone, "sparsefield.nn.edm_unet:EDMUNet", {"channels", "heads", "emb_mult"}),
+            (vae.Backbone, "sparsefield.nn.kl_autoencoder:KLAutoencoder", {"channels", "shift", "scale"})]
+
+
+@pytest.mark.parametrize("backbone, network, excluded", NETWORKS, ids=[n[1].rpartition(":")[2] for n in NETWORKS])
+def test_backbone_defaults_are_the_networks_own(backbone, network, excluded):
+    """A family's Backbone is read from its network's signature (`params.from_signature`): the same keys, but for
+    those the family sets from the data, with the network's defaults, as the imported network has them."""
+    signature = inspect.signature(load(network)).parameters
+    assert field_names(backbone) == set(signature) - {"self"} - excluded
+    for name in field_names(backbone):
+        assert getattr(backbone(), name) == signature[name].default, name
+
+
+def test_from_signature_refuses_a_default_it_cannot_read(tmp_path, monkeypatch):
+    (tmp_path / "toy_network.py").write_text("SIZE = 4\nclass Net:\n    def __init__(self, a: int = 1, b: int = SIZE):"
+                                             "\n        pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert dataclasses.asdict(from_signature("Toy", "toy_network:Net", exclude=("b",))()) == {"a": 1}
+    with pytest.raises(ValueError, match="malformed"):  # a default that is not a literal
+        from_signature("Toy", "toy_network:Net")
+
+
+def schema_keys_match(node: dict, cls, defs: dict, where: str) -> list[str]:
+    """Where the schema's properties and the dataclass's fields differ, following $ref and nested dataclasses."""
+    while "$ref" in node:
+        node = defs[node["$ref"].rpartition("/")[2]]
+    keys = set(node.get("properties", {}))
+    found = [] if keys == field_names(cls) else [f"{where}: schema {sorted(keys)} != {cls.__name__} "
+                                                    f"{sorted(field_names(cls))}"]
+    hints = typing.get_type_hints(cls)
+    for name in keys & field_names(cls):
+        nested = [arg for arg in (hints[name], *typing.get_args(hints[name])) if dataclasses.is_dataclass(arg)]
+        if nested:
+            found += schema_keys_match(node["properties"][name], nested[0], defs, f"{where}.{name}")
+    return found
+
+
+FAMILIES = [("learned", field.Params), ("ddo", ddo.Params), ("vae", vae.Params), ("pca", pca.Params),
+            ("posterior", edm_posterior.Params), ("edm_prior", edm_prior.PriorParams), ("denoise", lowlight.Params)]
+
+
+@pytest.mark.parametrize("name, params", FAMILIES, ids=[f[0] for f in FAMILIES])
+def test_every_familys_schema_names_its_dataclass_keys(schema, name, params):
+    """The schema checks shapes and ranges, the dataclass names the keys: they agree key for key, nested ones too."""
     defs = yaml.safe_load(schema.read_text())["$defs"]
-    learned = defs["learned"]["properties"]
-    assert set(learned) == field_names(field.Params)
-    for section, cls in (("train", field.Train), ("evaluation", field.Curve), ("sample", field.Sample)):
-        assert learned[section] == {"$ref": f"#/$defs/{section}"}, section
-        assert set(defs[section]["properties"]) == field_names(cls), section
-    assert set(learned["model"]["properties"]) == field_names(field.Model)
-    assert set(learned["model"]["properties"]["backbone"]["properties"]) == field_names(field.Backbone)
-
-
-def test_schema_and_the_ddo_dataclasses_name_the_same_keys(schema):
-    defs = yaml.safe_load(schema.read_text())["$defs"]
-    params = defs["ddo"]["properties"]
-    assert set(params) == field_names(ddo.Params)
-    assert set(defs["ddo_sample"]["properties"]) == field_names(ddo.Sample)
-    assert set(params["model"]["properties"]) == field_names(ddo.Model)
-    assert set(params["model"]["properties"]["backbone"]["properties"]) == field_names(ddo.Backbone)
-
-
-def test_ddo_backbone_defaults_are_the_fno_unets():
-    from sparsefield.nn.fno_unet import FNOUNet
-
-    signature = inspect.signature(FNOUNet).parameters
-    for name in field_names(ddo.Backbone):
-        assert getattr(ddo.Backbone(), name) == signature[name].default, name
-
-
-def test_backbone_defaults_are_the_perceivers():
-    from sparsefield.nn.perceiver_io import PerceiverIO
-
-    signature = inspect.signature(PerceiverIO).parameters
-    for name in field_names(field.Backbone):
-        assert getattr(field.Backbone(), name) == signature[name].default, name
+    assert not schema_keys_match(defs[name], params, defs, name)
 
 
 def test_objective_schemas_are_the_objectives_arguments(schema):

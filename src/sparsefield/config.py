@@ -20,6 +20,7 @@ from sparsefield.data.images.cifar10 import CIFAR_URL, _locate_cifar
 from sparsefield.data.images.sources import SOURCES as IMAGE_SOURCES
 from sparsefield.data.raw.sid import list_file
 from sparsefield.data.raw.synth import build_builtin, builtin_pairs
+from sparsefield.data.spectral.leaves import BANDS
 from sparsefield.data.spectral.sources import SOURCES as SPECTRAL_SOURCES
 from sparsefield.params import ParamsError, bind, canonical
 from sparsefield.registry import KINDS, PRIOR_METHOD, load
@@ -364,7 +365,6 @@ def _check_spectral(name: str, approach: dict, datasets: dict) -> None:
 
 def _check_components(name: str, components: int, dataset: dict) -> None:
     """A per-pixel PCA keeps at most as many directions as its dataset has bands."""
-    from sparsefield.data.spectral.leaves import BANDS
 
     n_bands = len(dataset["bands"]) if dataset["source"] == "multispectral_folder" else len(BANDS)
     if not 1 <= components <= n_bands:

@@ -22,6 +22,8 @@ import functools
 import hashlib
 from pathlib import Path
 
+from sparsefield.registry import KINDS, MODALITIES, modules
+
 PACKAGE = "sparsefield"
 TABLE = ("sparsefield.registry", ("KINDS", "MODALITIES"))  # hashed per row: each kind's jobs see only their own
 
@@ -117,7 +119,6 @@ def source_fingerprint(root: str | Path, *modules: str, rows: tuple[str, ...] = 
 def kind_fingerprint(root: str | Path, stage: str, kind: str, *, scorer: bool = False) -> str:
     """Fingerprint of what the `stage` module runs for approaches of `kind`: the stage, the kind's own
     modules (its scorer instead when `scorer`) and its registry row."""
-    from sparsefield.registry import KINDS, MODALITIES, modules
 
     modality = MODALITIES[KINDS[kind].reads]
     own = (modality.reader, modality.scorer) if scorer else modules(kind)

@@ -4,16 +4,20 @@
 
 fills defaults, binds nested dataclasses recursively, turns lists into tuples where a field is
 typed as a tuple, and raises a one-line `ParamsError` naming the key for an unknown or a missing
-key, so a misspelt key is an error wherever it appears. `canonical(value)` is the same value with
-every mapping's keys sorted: Snakemake compares `params:` by their repr, so the same settings
-written in another order must give the same string.
+key, so a misspelt key is an error wherever it appears. `from_signature` makes the dataclass of a
+network's sizes from the network's own signature (NVlabs/edm's way: a network's defaults live in the
+network). `canonical(value)` is the same value with every mapping's keys sorted: Snakemake compares
+`params:` by their repr, so the same settings written in another order must give the same string.
 """
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import importlib.util
 import types
 import typing
+from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -80,3 +84,27 @@ def canonical(value: Any) -> Any:
 def field_names(cls) -> set[str]:
     """Every key a dataclass accepts (for tests that keep the schema and the dataclass in step)."""
     return {field.name for field in dataclasses.fields(cls)}
+
+
+def from_signature(name: str, target: str, *, exclude: tuple[str, ...] = (), module: str | None = None) -> type:
+    """A frozen dataclass `name` of the keyword parameters of `target` ("module:Class", its __init__) with their
+    defaults, but for `exclude` (those the family sets from the data): one place for a network's default sizes.
+
+    The signature is read from the module's source, never imported: a network's module imports torch, and the
+    config binds every approach before any job (`snakemake -n`). Every default must be a literal.
+    """
+    module_name, _, qualname = target.partition(":")
+    source = Path(importlib.util.find_spec(module_name).origin)
+    classes = [node for node in ast.walk(ast.parse(source.read_text())) if isinstance(node, ast.ClassDef)
+               and node.name == qualname]
+    init = next(node for node in classes[0].body if isinstance(node, ast.FunctionDef) and node.name == "__init__")
+    args = init.args
+    positional = args.args[1:]  # without self
+    pairs = [*zip(positional[len(positional) - len(args.defaults):], args.defaults, strict=True),
+             *zip(args.kwonlyargs, args.kw_defaults, strict=True)]
+    fields = [(arg.arg, ast.unparse(arg.annotation), dataclasses.field(default=ast.literal_eval(default)))
+              for arg, default in pairs if arg.arg not in exclude and default is not None]
+    cls = dataclasses.make_dataclass(name, fields, frozen=True)
+    cls.__module__ = module or __name__
+    cls.__doc__ = f"The sizes of `{target}` a config may set, with its defaults (`params.from_signature`)."
+    return cls

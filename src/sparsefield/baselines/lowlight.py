@@ -13,6 +13,7 @@ The sRGB transfer curve (IEC 61966-2-1) and its inverse live here too: the score
 from __future__ import annotations
 
 import numpy as np
+from skimage.restoration import denoise_nl_means, denoise_wavelet, estimate_sigma
 
 SPACES = ("linear", "srgb")
 DENOISERS = ("wavelet", "nl_means")
@@ -49,7 +50,6 @@ def denoise(image: np.ndarray, *, denoiser: str = "nl_means", space: str = "line
         h: non-local means filter strength as a multiple of sigma.
         patch_size, patch_distance: non-local means patch side and search radius.
     """
-    from skimage.restoration import denoise_nl_means, denoise_wavelet, estimate_sigma
 
     if denoiser not in DENOISERS or space not in SPACES:
         raise ValueError(f"denoise: denoiser must be in {DENOISERS} and space in {SPACES}, got {denoiser!r}, {space!r}")

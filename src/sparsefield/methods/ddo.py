@@ -28,24 +28,24 @@ Noise comes from one generator per (seed, image, sample, task): a result never d
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass, field
+
+import numpy as np
 
 from sparsefield.methods import learned
 from sparsefield.methods.learned import Curve, Train, objective
+from sparsefield.params import bind, canonical, from_signature
+from sparsefield.registry import KINDS, load
+from sparsefield.samples import Reconstruction
 
 GRID, HIRES = 0, 2  # sampling tasks: separate noise streams
 LOSSES = ("query", "full")
 
 
-@dataclass(frozen=True)
-class Backbone:
-    """FNO-UNet sizes (`nn.fno_unet.FNOUNet`); channels follow the data, resolution the training grid."""
-
-    ch: int = 64
-    ch_mult: tuple[int, ...] = (1, 2, 2)
-    num_res_blocks: int = 2
-    modes: int = 16
-    dropout: float = 0.0
+# The FNO-UNet's sizes and their defaults, from its signature; channels follow the data, resolution the grid.
+Backbone = from_signature("Backbone", "sparsefield.nn.fno_unet:FNOUNet", exclude=("in_ch", "out_ch", "resolution"),
+                          module=__name__)
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,6 @@ def build(model: Model, resolution: int = 32, channels: int = 3):
 
 def rebuild(config: dict):
     """The untrained network a model.pt's config describes (the Model and resolution it was built for)."""
-    from sparsefield.params import bind
 
     return build(bind(Model, config["model"], "model"), config["resolution"], config["channels"])
 
@@ -134,7 +133,6 @@ def loss(kind: str, params: Params):
 
 def training(kind: str, params: Params, train, test, device) -> dict:
     """The keyword arguments of `training.loop.training_loop` for the train and test splits."""
-    from sparsefield.params import canonical
 
     resolution, channels = train.images.shape[1], train.images.shape[3]
     config = dict(model=canonical(params.model), resolution=resolution, channels=channels)
@@ -164,12 +162,9 @@ def sample_grid(kind, net, process, data, *, model: Model, task, sampler, steps,
     Returns: samples (N, K, fH, fW, C) in [0, 1] (observed pixels kept when factor 1), the posterior
     mean (N, fH, fW, C), NFE per sample, seconds per image.
     """
-    import functools
 
-    import numpy as np
 
     from sparsefield.data.images.grids import grid_batch
-    from sparsefield.registry import KINDS, load
     from sparsefield.rng import SampleNoise, seed_of
     from sparsefield.sampling import blurring
     from sparsefield.sampling.common import batched, draw
@@ -249,7 +244,6 @@ def learning_curve(kind: str, params: Params, test, device):
 
 def reconstruct(kind: str, params: Params, data, *, model, device, **_):
     """K samples of every test image of `data` (MaskedImages) on its grid and on the 2× grid."""
-    from sparsefield.samples import Reconstruction
 
     _check(params, data)
     s, process = params.sample, objective(kind, params)

@@ -21,7 +21,10 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
+import numpy as np
+
 from sparsefield.methods.edm_prior import rebuild  # noqa: F401  (the stages rebuild a prior through the family)
+from sparsefield.samples import Reconstruction
 
 SPARSE, LOWLIGHT, DENOISE = "edm_sparse", "edm_lowlight", "edm_denoise"
 
@@ -84,7 +87,6 @@ def _draw(model, likelihood, s: Sample, sampler: str, steps: int, noise, shape):
 def _lowlight_batch(pairs, rows, calibration, floor, device, k: int = 1):
     """(y (B, 3, T, T) linear short exposures, their PoissonGaussian likelihood, ratios (B, 1, 1, 1), (a, b)) of
     pairs[rows], each repeated k times in a row (K samples per tile)."""
-    import numpy as np
     import torch
 
     from sparsefield.data.raw.calibration import noise_levels
@@ -166,7 +168,6 @@ def fill_images(kind, params: Params, data, model, device, *, sampler=None, step
 
 def reconstruct(kind: str, params: Params, data, *, model, device, **_):
     """The test split of what the approach reads, restored around its prior (module docstring)."""
-    from sparsefield.samples import Reconstruction
 
     if kind == SPARSE:
         samples, nfe, seconds = fill_images(kind, params, data, model, device)
@@ -182,7 +183,6 @@ def sweep(kind: str, params: Params, data, *, model, device, **_) -> list[dict]:
     """PSNR against NFE of the approach's own sampler (its settings: DPS's ζ, DiffPIR's λ and ζ are the sampler's,
     not another's): on missing pixels (edm_sparse, mean of K) or sRGB tiles (edm_lowlight, the first `sweep_images`
     test pairs)."""
-    import numpy as np
 
     from sparsefield.metrics import mean_missing_psnr
     from sparsefield.sampling.posterior import steps_for_nfe

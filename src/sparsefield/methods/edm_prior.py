@@ -19,20 +19,17 @@ in `methods.edm_posterior` and never reach this module's training: a sampler edi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
 
 from sparsefield.methods.learned import Train
+from sparsefield.params import bind, canonical, from_signature
 
-
-@dataclass(frozen=True)
-class Backbone:
-    """EDM UNet sizes (`nn.edm_unet.EDMUNet`); channels follow the data."""
-
-    ch: int = 32
-    ch_mult: tuple[int, ...] = (1, 2, 2)
-    num_blocks: int = 1
-    attention: bool = True
-    dropout: float = 0.0
+# The EDM UNet's sizes and their defaults, from its signature; channels follow the data (heads, emb_mult fixed).
+Backbone = from_signature("Backbone", "sparsefield.nn.edm_unet:EDMUNet", exclude=("channels", "heads", "emb_mult"),
+                          module=__name__)
 
 
 @dataclass(frozen=True)
@@ -61,7 +58,6 @@ class PriorParams:
 
 def build(backbone: Backbone, *, sigma_data: float, mean: list[float], channels: int = 3):
     """The preconditioned prior denoiser D(x̃, σ) (seed and global RNG: the caller's)."""
-    from dataclasses import asdict
 
     from sparsefield.nn.edm_unet import EDMUNet
     from sparsefield.nn.precond import CentredDenoiser
@@ -71,7 +67,6 @@ def build(backbone: Backbone, *, sigma_data: float, mean: list[float], channels:
 
 def rebuild(config: dict):
     """The untrained CentredDenoiser a prior's model.pt config describes."""
-    from sparsefield.params import bind
 
     return build(bind(Backbone, config["backbone"], "backbone"), sigma_data=config["sigma_data"],
                  mean=config["mean"], channels=config["channels"])
@@ -124,11 +119,8 @@ def validation_curve(params: PriorParams, val, device):
 def prior_training(params: PriorParams, source: dict, windows, val, device) -> dict:
     """The keyword arguments of `training.loop.training_loop` for a prior on the prior stage's
     training windows and validation images."""
-    import math
-    from dataclasses import asdict
 
     from sparsefield.objectives.edm import EDM
-    from sparsefield.params import canonical
 
     mean, sigma_data = measure(windows)
     channels = windows[0].shape[0]
@@ -149,7 +141,6 @@ def unconditional(model, real, *, linear: bool, n: int = 16, steps: int = 18, se
     """{"samples", "real", "linear"}: n draws of the prior (Heun, Karras grid, NFE 2·steps − 1) shaped like
     `real`'s images (N, C, H, W) in x units, beside the first n of them; both (n, H, W, C) in [0, 1];
     `linear`: the values are linear RGB (a raw prior: shown after the sRGB curve)."""
-    import numpy as np
     import torch
 
     from sparsefield.rng import SampleNoise, seed_of

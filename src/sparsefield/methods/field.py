@@ -28,23 +28,16 @@ import functools
 from dataclasses import asdict, dataclass, field
 
 from sparsefield.methods.learned import Curve, Sample, Train, nfe_sweep, objective
+from sparsefield.params import bind, canonical, from_signature
+from sparsefield.registry import KINDS, load
+from sparsefield.samples import Reconstruction
 
 JOINT, QUERY, HIRES = 0, 1, 2  # sampling tasks: separate noise streams
 
 
-@dataclass(frozen=True)
-class Backbone:
-    """Perceiver IO (`nn.perceiver_io.PerceiverIO`) sizes; channels and use_prior follow the data and model."""
-
-    n_latents: int = 64
-    latent_dim: int = 128
-    n_blocks: int = 2
-    n_heads: int = 4
-    n_fourier: int = 64
-    fourier_scale: float = 10.0
-    dropout: float = 0.0
-    local_decoder: bool = False
-    seed: int = 0  # of the Fourier frequencies
+# Perceiver IO's sizes and their defaults, from its signature; channels and use_prior follow the data and model.
+Backbone = from_signature("Backbone", "sparsefield.nn.perceiver_io:PerceiverIO", exclude=("channels", "use_prior"),
+                          module=__name__)
 
 
 @dataclass(frozen=True)
@@ -84,7 +77,6 @@ def build(model: Model):
 
 def rebuild(config: dict):
     """The untrained network a model.pt's config describes (the Model it was built from)."""
-    from sparsefield.params import bind
 
     return build(bind(Model, config, "model"))
 
@@ -111,7 +103,6 @@ def loss(kind: str, params: Params):
 
 def training(kind: str, params: Params, train, test, device) -> dict:
     """The keyword arguments of `training.loop.training_loop` for the train and test splits."""
-    from sparsefield.params import canonical
 
     return dict(model=build(params.model), config=canonical(params.model), loss_fn=loss(kind, params),
                 dataset=batches(params, train), eval_fn=learning_curve(kind, params, test, device),
@@ -127,7 +118,6 @@ def _sample(kind, model, process, data, outputs, *, task, sampler, steps, k, see
 
     from sparsefield.data.images.fields import FieldBatch, from_unit, gather_pixels, pixel_coords, to_unit
     from sparsefield.nn.precond import on_batch
-    from sparsefield.registry import KINDS, load
     from sparsefield.rng import SampleNoise, seed_of
     from sparsefield.sampling.common import batched, sample
 
@@ -193,7 +183,6 @@ def reconstruct(kind: str, params: Params, data, *, model, device, **_):
     import torch
 
     from sparsefield.data.images.fields import grid_coords, pixel_coords
-    from sparsefield.samples import Reconstruction
 
     s, process = params.sample, objective(kind, params)
     kw = dict(sampler=s.sampler, steps=s.steps, k=s.n_samples, seed=params.seed, batch_size=s.batch_size, device=device)

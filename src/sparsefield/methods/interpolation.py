@@ -8,6 +8,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from sparsefield.samples import Reconstruction
+
 
 @dataclass(frozen=True)
 class Params:
@@ -20,7 +22,6 @@ def reconstruct(kind: str, params: Params, data, *, threads: int = 1, **_):
     `threads` worker processes share the images; seconds_per_image is their wall clock per image.
     """
     from sparsefield.baselines.interpolation import reconstruct as interpolate
-    from sparsefield.samples import Reconstruction
 
     images = data.images.astype("float32") / 255.0
     start = time.perf_counter()

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sparsefield.params import ParamsError
+from sparsefield.registry import KINDS, load
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,6 @@ class Sample:
 
 def objective(kind: str, params):
     """The kind's objective (its noise process), built from `params.objective`."""
-    from sparsefield.registry import KINDS, load
 
     cls = load(KINDS[kind].objective)
     try:
@@ -82,7 +82,6 @@ def nfe_sweep(kind: str, params, data, run) -> list[dict]:
     `run(sampler, steps, data)` -> (samples (N, K, H, W, C) in [0, 1], NFE per sample, seconds per image).
     """
     from sparsefield.metrics import mean_missing_psnr
-    from sparsefield.registry import KINDS, load
 
     s, process, sampling = params.sample, objective(kind, params), load(KINDS[kind].sampling)
     data = data.first(s.sweep_images)

@@ -4,7 +4,14 @@ and optionally denoised (the math: `sparsefield.baselines.lowlight`)."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from functools import partial
+
+import numpy as np
+
+from sparsefield.baselines.lowlight import amplify, denoise
+from sparsefield.samples import Reconstruction
 
 
 @dataclass(frozen=True)
@@ -23,7 +30,6 @@ class Params:
 
 
 def _restore(short, ratio: float, *, kind: str, params: dict):
-    from sparsefield.baselines.lowlight import amplify, denoise
 
     bright = amplify(short, ratio)
     return (bright if kind == "amplify" else denoise(bright, **params)).astype("float32")
@@ -36,14 +42,9 @@ def reconstruct(kind: str, params: Params, pairs, *, threads: int = 1, **_):
     SID's test set is ~10^5 tiles); the result does not depend on it. seconds_per_image is the wall clock per
     tile. Samples are linear RGB in [0, 1], float32, (N, 1, T, T, 3).
     """
-    from concurrent.futures import ProcessPoolExecutor
-    from dataclasses import asdict
-    from functools import partial
 
-    import numpy as np
 
     from sparsefield.data.raw.tiles import linear_rgb
-    from sparsefield.samples import Reconstruction
 
     shorts = [linear_rgb(pairs[i][0]) for i in range(len(pairs))]
     ratios = [float(pairs[i][2]) for i in range(len(pairs))]

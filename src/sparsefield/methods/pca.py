@@ -17,6 +17,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import numpy as np
+
+from sparsefield.samples import Reconstruction
+
 FITS = ("leaf", "all")
 
 
@@ -28,7 +32,6 @@ class Params:
 
 def fitted_basis(pixels, components: int):
     """(μ, s, V_k) of pixels (P, C): per-band mean and std, the top-k eigenvectors of the standardised covariance."""
-    import numpy as np
 
     pixels = np.asarray(pixels, dtype=np.float64)
     mean, std = pixels.mean(0), np.maximum(pixels.std(0), 1e-6)
@@ -39,7 +42,6 @@ def fitted_basis(pixels, components: int):
 
 def project(images, mean, std, basis):
     """x̂ of images (..., C) on the basis (C, k) (module docstring), float32."""
-    import numpy as np
 
     z = (np.asarray(images, dtype=np.float64) - mean) / std
     return (mean + std * (z @ basis @ basis.T)).astype(np.float32)
@@ -47,7 +49,6 @@ def project(images, mean, std, basis):
 
 def fit(kind: str, params: Params, train):
     """(μ, s, V_k) fitted on the train split (`data.spectral.sets.SpectralImages`): the reconstruct stage's model."""
-    import numpy as np
 
     channels = train.images.shape[-1]
     if params.fit not in FITS:
@@ -66,9 +67,7 @@ def fit(kind: str, params: Params, train):
 
 def reconstruct(kind: str, params: Params, data, *, model, **_):
     """Every test image of `data` (`data.spectral.sets.SpectralImages`) projected per pixel on `model` (`fit`)."""
-    import numpy as np
 
-    from sparsefield.samples import Reconstruction
 
     start = time.perf_counter()
     prediction = np.clip(project(data.images, *model), 0.0, 1.0)

@@ -20,19 +20,19 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
+
 from sparsefield.methods.learned import Train, objective
+from sparsefield.params import bind, canonical, from_signature
+from sparsefield.samples import Reconstruction, Samples
 
 LOSSES = ("masked", "unmasked")
 
 
-@dataclass(frozen=True)
-class Backbone:
-    """KLAutoencoder sizes; f = 2^(len(ch_mult) − 1), latent numbers per pixel = z_channels / f²."""
-
-    ch: int = 32
-    ch_mult: tuple[int, ...] = (1, 2)
-    num_res_blocks: int = 1
-    z_channels: int = 8
+# The KL autoencoder's sizes and their defaults, from its signature (f = 2^(len(ch_mult) − 1), latent numbers per
+# pixel = z_channels / f²); channels, shift and scale follow the data.
+Backbone = from_signature("Backbone", "sparsefield.nn.kl_autoencoder:KLAutoencoder",
+                          exclude=("channels", "shift", "scale"), module=__name__)
 
 
 @dataclass(frozen=True)
@@ -77,14 +77,12 @@ def build(model: Model, channels: int, shift=None, scale=None):
 
 def rebuild(config: dict):
     """The untrained network a model.pt's config describes (the sizes and band statistics it was built for)."""
-    from sparsefield.params import bind
 
     return build(bind(Model, config["model"], "model"), config["channels"], config["shift"], config["scale"])
 
 
 def band_statistics(images):
     """Per-band mean and std (C,) of images (N, H, W, C) over every pixel, float64 sums."""
-    import numpy as np
 
     flat = images.reshape(-1, images.shape[-1]).astype(np.float64)
     return flat.mean(0).tolist(), np.maximum(flat.std(0), 1e-6).tolist()
@@ -136,7 +134,6 @@ DECODE_PIXELS = 256 * 32 * 32  # pixels per forward pass: 256 tiles of 32, 16 of
 def decode_all(net, images, device, pixels: int = DECODE_PIXELS):
     """Reflectance reconstructions (N, H, W, C) float32 of images (N, H, W, C), decoded from the posterior means,
     `pixels` pixels a forward pass (its activations bound the memory, whatever the tile size)."""
-    import numpy as np
     import torch
 
     batch_size = max(1, pixels // (images.shape[1] * images.shape[2]))
@@ -155,9 +152,7 @@ def learning_curve(params: Params, test, device):
     test = test.first(params.evaluation.images)
 
     def eval_fn(ema, step):
-        import numpy as np
 
-        from sparsefield.samples import Samples
 
         mean = decode_all(ema, test.images, device)
         samples = Samples(mean[:, None], mean, np.zeros_like(mean), np.arange(len(mean)), {})
@@ -170,7 +165,6 @@ def learning_curve(params: Params, test, device):
 
 def training(kind: str, params: Params, train, test, device) -> dict:
     """The keyword arguments of `training.loop.training_loop` for the train and test splits."""
-    from sparsefield.params import canonical
 
     _check(params, train)
     shift, scale = band_statistics(train.images)
@@ -185,7 +179,6 @@ def training(kind: str, params: Params, train, test, device) -> dict:
 def reconstruct(kind: str, params: Params, data, *, model, device, **_):
     """Every test image of `data` (`data.spectral.sets.SpectralImages`) decoded from its posterior mean:
     (N, 1, H, W, C)."""
-    from sparsefield.samples import Reconstruction
 
     _check(params, data)
     start = time.perf_counter()

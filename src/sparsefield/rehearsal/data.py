@@ -18,6 +18,8 @@ import struct
 from pathlib import Path
 
 import numpy as np
+import tifffile
+from PIL import Image
 
 from sparsefield.data.images.patches import band_mask
 from sparsefield.data.images.sources import builtin_images, builtin_photos
@@ -106,7 +108,6 @@ def _scene(photo: np.ndarray, box: tuple[int, int, int, int], height: int, width
            rng: np.random.Generator) -> np.ndarray:
     """uint8 (height, width, 3): a random crop of `photo` inside `box`, of the scene's aspect and 60-100% of the
     largest such crop, resized (Lanczos)."""
-    from PIL import Image
 
     top, bottom, left, right = box
     h = max(2, int(min(bottom - top, (right - left) * height / width) * rng.uniform(0.6, 1.0)))
@@ -171,7 +172,6 @@ def write_leaf_stacks(folder: str | os.PathLike, *, n_files: int, height: int, w
     Returns:
         The stacks' paths, in order.
     """
-    import tifffile
 
     soil = soil_bands()
     side = max(height, width)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from sparsefield.objectives.spectral import HIGH_COVERAGE, LOW_COVERAGE
 from sparsefield.report.figures import new_figure
 from sparsefield.report.tables import cell
 from sparsefield.scoring.spectral import spectral_angle_degrees
@@ -148,7 +149,6 @@ def composite_figure(bands, truth, masks, predictions: dict[str, np.ndarray], ti
 
 def coverage_figure(coverages: dict[str, np.ndarray]):
     """Histogram of the training masks' leaf coverage per dataset, with the training warning thresholds."""
-    from sparsefield.objectives.spectral import HIGH_COVERAGE, LOW_COVERAGE
 
     fig, axes = new_figure(1, 1, (5, 3.2))
     ax = axes[0, 0]

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sparsefield.data.images.estimates import read_estimate
 from sparsefield.data.images.masks import read_masks
 from sparsefield.data.images.sources import has_split, read_images
 from sparsefield.io import open_h5
@@ -66,7 +67,6 @@ def read_masked(data_path: str | os.PathLike, masks_path: str | os.PathLike, spl
 def read_split(inputs, split: str) -> MaskedImages:
     """reads "images" (`stages.data`): images and fixed masks of `split`, with the classical estimate when the
     inputs name one (an approach's `estimate:`)."""
-    from sparsefield.data.images.estimates import read_estimate
 
     data = read_masked(inputs["data"], inputs["masks"], split)
     if "estimate" in inputs.keys():

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+import skimage.data
+from PIL import Image, ImageOps
 
 from sparsefield.data.images.cifar10 import CIFAR_URL, load_cifar10  # noqa: F401 (CIFAR_URL: part of this API)
 from sparsefield.data.images.patches import region_patches
@@ -58,7 +60,6 @@ class ImageSet:
 
 def builtin_photos() -> list[np.ndarray]:
     """The scikit-image photographs of `BUILTIN_PHOTOS`, uint8 (H_p, W_p, 3) each."""
-    import skimage.data
 
     photos = []
     for name in BUILTIN_PHOTOS:
@@ -146,7 +147,6 @@ def image_files(folder: str | os.PathLike) -> list[Path]:
 def read_rgb(file: str | os.PathLike) -> np.ndarray:
     """One image file as uint8 (H, W, 3): EXIF rotation applied, alpha dropped, gray repeated to 3
     channels, 16-bit gray scaled to 8 bits. Any failure is a ValueError naming the file."""
-    from PIL import Image, ImageOps
 
     try:
         with Image.open(file) as img:
@@ -161,7 +161,6 @@ def read_rgb(file: str | os.PathLike) -> np.ndarray:
 
 def _square(photo: np.ndarray, size: int) -> np.ndarray:
     """Central square crop of (H, W, 3), resized (antialiased Lanczos) to uint8 (size, size, 3)."""
-    from PIL import Image
 
     h, w = photo.shape[:2]
     side = min(h, w)

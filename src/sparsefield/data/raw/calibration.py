@@ -67,6 +67,7 @@ import struct
 from pathlib import Path
 
 import numpy as np
+import rawpy
 
 from sparsefield.data.raw.sid import captures, read_lists
 from sparsefield.data.raw.tiles import TileDataset, linear_rgb, load_metadata, select
@@ -318,7 +319,6 @@ def read_noise_profile(path: str | os.PathLike) -> tuple[float, ...] | None:
 def _normalised(path: Path, step: int = 1) -> tuple[np.ndarray, float, int]:
     """(DN - black) / (white - black) of every `step`-th value of a raw file's visible mosaic (black per CFA site),
     float64 (flat); white - black; and the number of those values clipped at 0 DN."""
-    import rawpy
 
     with rawpy.imread(os.fspath(path)) as raw:
         dn = raw.raw_image_visible.ravel()[::step].astype(np.float64)
@@ -328,7 +328,6 @@ def _normalised(path: Path, step: int = 1) -> tuple[np.ndarray, float, int]:
 
 
 def _mosaic_size(path: Path) -> int:
-    import rawpy
 
     with rawpy.imread(os.fspath(path)) as raw:
         return int(raw.raw_image_visible.size)

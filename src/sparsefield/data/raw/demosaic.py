@@ -34,6 +34,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import rawpy
 import torch
 
 from sparsefield.data.raw.sid import captures, read_lists
@@ -115,7 +116,6 @@ def develop(path: str | os.PathLike, algorithm: str = "AHD") -> tuple[np.ndarray
         ValueError: one line naming the file when LibRaw cannot read it (corrupt, truncated, not
             raw) or it is no colour-filter mosaic (a linear DNG, sRAW, Foveon).
     """
-    import rawpy
 
     if algorithm not in ALGORITHMS:
         raise ValueError(f"demosaic: algorithm must be one of {list(ALGORITHMS)}, got {algorithm!r}")

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from sparsefield.data.images.sources import _bind
 from sparsefield.data.spectral.leaves import leaves_images
@@ -53,8 +54,6 @@ def _read_mask(file: Path, suffix: str, shape: tuple[int, int]) -> np.ndarray:
         raise ValueError(f"multispectral_folder: {file} has no mask {candidates[0].name} (or .tiff / .png) beside it")
     try:
         if found[0].suffix == ".png":
-            from PIL import Image
-
             with Image.open(found[0]) as img:
                 mask = np.asarray(img)
         else:
