@@ -73,7 +73,7 @@ def test_a_new_objective_file_or_kind_row_reruns_nothing(package):
     before = every_fingerprint(package)
     (package / "objectives/blur.py").write_text('"""A new family\'s objective."""\n\nclass B:\n    pass\n')
     registry = (package / "registry.py").read_text()
-    row = '    "blur": Kind("images", _FIELD, _MASKS, "a new kind", objective="sparsefield.objectives.blur:B"),\n'
+    row = '    "blur": Kind("images", _FIELD, "a new kind", objective="sparsefield.objectives.blur:B"),\n'
     (package / "registry.py").write_text(registry.replace('    "amplify": Kind(', row + '    "amplify": Kind(', 1))
     assert changed(before, every_fingerprint(package)) == set()
 

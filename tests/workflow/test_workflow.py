@@ -272,7 +272,7 @@ def test_docstring_and_comment_edits_plan_nothing(built):
 def test_new_objective_module_and_kind_plan_nothing(built):
     """A new family's files and its registry row leave every existing job's fingerprint alone."""
     objective = built / "src/sparsefield/objectives/blur.py"
-    row = '    "blur": Kind("images", _FIELD, _MASKS, "a new kind", objective="sparsefield.objectives.blur:B"),\n'
+    row = '    "blur": Kind("images", _FIELD, "a new kind", objective="sparsefield.objectives.blur:B"),\n'
 
     def add_row(text):
         return text.replace('    "amplify":', row + '    "amplify":', 1)
