@@ -56,7 +56,7 @@ def first_approach(config: dict, family: str) -> str:
 def prior_loop(config: dict, n_images: int, device) -> tuple[str, dict]:
     """(name, the training loop's arguments) of the config's first prior on a dataset, on builtin RGB images."""
     from sparsefield.data.images.sources import builtin_images
-    from sparsefield.data.raw.tiles import CropDataset
+    from sparsefield.data.windows import CropDataset
     from sparsefield.methods import edm_prior
     from sparsefield.params import bind
 

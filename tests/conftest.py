@@ -11,7 +11,7 @@ def repo_root() -> Path:
 
 
 def build_tiles(tmp_path_factory, *, tile_size: int, rawset: str, **builtin):
-    """A builtin raw set (`synth_raw.build_builtin(**builtin)`) demosaiced into tiles: (metadata.json, raw set root)."""
+    """A builtin raw set (`data.raw.synth.build_builtin(**builtin)`) demosaiced into tiles: (metadata.json, root)."""
     from sparsefield.data.raw.demosaic import demosaic_capture, write_metadata
     from sparsefield.data.raw.sid import captures, read_lists
     from sparsefield.data.raw.synth import build_builtin

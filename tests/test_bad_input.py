@@ -55,10 +55,10 @@ def toy_run(root, n=8, size=8):
     (root / "linear").mkdir()
     samples = (images / 255.0)[:, None]
     write_samples(root / "linear/samples.h5", samples, np.arange(n), approach="linear", kind="linear",
-                  dataset="toy", scheme="s", nfe=0, seconds_per_image=0.01)  # fmt: skip
+                  dataset="toy", scheme="s", nfe=0, seconds_per_image=0.01)
     rows = [("psnr", "missing", "mean", 30.0), ("nfe", "-", "-", 0), ("n_images", "-", "-", n)]
     pd.DataFrame([dict(approach="linear", dataset="toy", scheme="s", metric=m, region=r, estimator=e, value=v)
-                  for m, r, e, v in rows]).to_csv(root / "linear/metrics.csv", index=False)  # fmt: skip
+                  for m, r, e, v in rows]).to_csv(root / "linear/metrics.csv", index=False)
     return root / "linear", root / "data.h5"
 
 
@@ -192,7 +192,7 @@ def test_log_reason_is_the_exception_line_of_the_last_traceback(tmp_path):
     assert log_reason(log) is None  # no traceback: nothing to say
     frames = 'Traceback (most recent call last):\n  File "x.py", line 1, in <module>\n    f()\n    ^^^\n'
     log.write_text(f"{frames}KeyError: 'a'\n\nDuring handling of the above exception, another exception occurred:\n\n"
-                   f"{frames}sparsefield.config.ConfigError: config key x: bad; fix it\n")  # fmt: skip
+                   f"{frames}sparsefield.config.ConfigError: config key x: bad; fix it\n")
     assert log_reason(log) == "config key x: bad; fix it"  # the package's own error: the message alone
     log.write_text(f"{frames}TypeError: '<' not supported between instances of 'NoneType' and 'int'\n")
     assert log_reason(log) == "TypeError: '<' not supported between instances of 'NoneType' and 'int'"  # a bug

@@ -11,6 +11,8 @@ import torch
 from conftest import build_tiles
 
 from sparsefield.data.raw import calibration as cal
+from sparsefield.data.raw import raw_check
+from sparsefield.stages.calibrate import write_calibration
 
 SPAN = 16383 - 512  # white - black of the builtin set
 
@@ -171,10 +173,10 @@ def builtin(tmp_path_factory):
 def test_noise_profile_reader_agrees_with_tifffile(builtin, tmp_path):
     _, root = builtin
     for path in sorted((root / "Sony").rglob("*.dng"))[:3]:
-        assert cal.read_noise_profile(path) == tifffile.TiffFile(path).pages[0].tags["NoiseProfile"].value
+        assert raw_check.read_noise_profile(path) == tifffile.TiffFile(path).pages[0].tags["NoiseProfile"].value
     plain = tmp_path / "plain.tif"
     tifffile.imwrite(plain, np.zeros((4, 4), np.uint16))
-    assert cal.read_noise_profile(plain) is None
+    assert raw_check.read_noise_profile(plain) is None
 
 
 def test_raw_fit_recovers_the_noise_profile(builtin):
@@ -182,7 +184,7 @@ def test_raw_fit_recovers_the_noise_profile(builtin):
     -1 % (7.5 %). Over 36 scenes of 96 px (seeds 0-11) the shot errors were 0.9 standard errors rms, at
     most 9 %; read 0.9 where read exceeds the rounding, unidentifiable below it. Asserted: shot within
     4 standard errors and 6 %; read within 4 standard errors, and 20 % where it exceeds the rounding."""
-    rows = cal.calibrate_raw(builtin[1], "Sony")
+    rows = raw_check.calibrate_raw(builtin[1], "Sony")
     assert [row["iso"] for row in rows] == [200, 10874]
     for row in rows:
         assert row["clipped_at_0"] == 0 and row["n_pixels"] > 0.9 * 2 * 128 * 128
@@ -194,7 +196,7 @@ def test_raw_fit_recovers_the_noise_profile(builtin):
 
 def test_tile_calibration_orders_the_scenes_by_iso(builtin, tmp_path):
     metadata, root = builtin
-    cal.write_calibration(metadata, tmp_path / "noise.json", root=root, camera="Sony")
+    write_calibration(metadata, tmp_path / "noise.json", root=root, camera="Sony")
     calibration = json.loads((tmp_path / "noise.json").read_text())
     assert calibration["channels"] == ["R", "G", "B"] and len(calibration["raw_check"]) == 2
     low, high = calibration["scenes"]

@@ -3,7 +3,7 @@
 - every relative link and image target exists (and its #anchor is a heading of the page it points to);
 - every repository path in backticks or in a code block exists (`src/...`, `workflow/...`, `config/...`,
   `scripts/...`, `benchmarks/...`, `profiles/...`, `docs/...`, `tests/...`, `envs/...`, `.ci/...`; package files
-  written relative to `src/sparsefield/`, like `methods/ddo.py`); a `results/...` path matches an output, log
+  written relative to `src/sparsefield/`, like `methods/pca.py`); a `results/...` path matches an output, log
   or benchmark pattern of a rule in workflow/rules/*.smk (results are outputs: they need not exist);
 - every dotted name `sparsefield.x.y` is a module of this checkout (importlib's path finder, which runs no
   package's __init__.py), or a name defined at the top level of one;

@@ -11,7 +11,8 @@ from conftest import build_tiles
 
 from sparsefield.config import ConfigError, sparsity_groups, validate_config
 from sparsefield.data.images.sets import MaskedImages
-from sparsefield.data.raw.tiles import CaptureCrops, CropDataset, TileDataset
+from sparsefield.data.raw.tiles import TileDataset
+from sparsefield.data.windows import CaptureCrops, CropDataset
 from sparsefield.methods import edm_posterior as edm
 from sparsefield.methods import edm_prior
 from sparsefield.nn.precond import CentredDenoiser
@@ -119,8 +120,8 @@ def test_sparse_samples_keep_the_observed_pixels_and_never_depend_on_the_batch(s
 
 
 def test_lowlight_denoise_and_diffpir_run_on_a_raw_set(rawset, tmp_path):
-    from sparsefield.data.raw.calibration import write_calibration
     from sparsefield.data.raw.tiles import paired_test_tiles
+    from sparsefield.stages.calibrate import write_calibration
 
     write_calibration(rawset, tmp_path / "noise.json")
     calibration = json.loads((tmp_path / "noise.json").read_text())

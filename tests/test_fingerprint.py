@@ -80,7 +80,7 @@ def test_a_new_objective_file_or_kind_row_reruns_nothing(package):
 
 def test_a_family_edit_reruns_its_kinds_and_a_scorer_edit_only_its_evaluations(package):
     before = every_fingerprint(package)
-    with open(package / "methods/field.py", "a") as f:
+    with open(package / "methods/field/__init__.py", "a") as f:
         f.write("\nJOINT_TASK = JOINT\n")
     field = {key for key in before if key[1] in ("score", "denoiser", "flow") and key[0] != "evaluate"}
     assert changed(before, every_fingerprint(package)) == field

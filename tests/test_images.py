@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 from scipy.interpolate import griddata
 
+from sparsefield.data.images import folder as image_folder
 from sparsefield.data.images import sources as im
 from sparsefield.data.images.patches import LUMA, _share, band_mask, region_patches
 
@@ -150,7 +151,7 @@ def test_imagefolder_of_images_smaller_than_the_patch_names_the_dataset_sizes_an
     assert message.endswith("; lower size or factors, use mode: resize, or add larger images to the folder")
     assert not out.parent.exists() or not list(out.parent.iterdir())  # nothing written
     with pytest.raises(ValueError) as err:  # called directly: the folder
-        im.imagefolder_images(folder, n_train=10, n_test=4)
+        image_folder.imagefolder_images(folder, n_train=10, n_test=4)
     assert str(err.value).startswith(f"imagefolder {folder}: no train patch fits")
 
 
@@ -376,7 +377,7 @@ def _write_colour_files(folder):
 
 def test_imagefolder_resize_splits_by_file_with_known_colours(tmp_path):
     colours = _write_colour_files(tmp_path / "imgs")
-    assert [p.relative_to(tmp_path / "imgs").as_posix() for p in im.image_files(tmp_path / "imgs")] == [
+    assert [p.relative_to(tmp_path / "imgs").as_posix() for p in image_folder.image_files(tmp_path / "imgs")] == [
         "a.png",
         "d.png",
         "e.TIFF",
@@ -384,12 +385,12 @@ def test_imagefolder_resize_splits_by_file_with_known_colours(tmp_path):
         "sub/b.PNG",
         "sub/c.tif",
     ]
-    got = im.imagefolder_images(tmp_path / "imgs", mode="resize", size=8, seed=0)
+    got = image_folder.imagefolder_images(tmp_path / "imgs", mode="resize", size=8, seed=0)
     assert got.train.shape == (4, 8, 8, 3) and got.test.shape == (2, 8, 8, 3) and got.test_2x is None
     seen = [tuple(int(v) for v in image[4, 4]) for image in np.concatenate([got.train, got.test])]
     assert all(np.abs(image.astype(int) - image[4, 4]).max() <= 1 for image in got.train)  # flat stays flat
     assert sorted(seen) == sorted(colours.values())  # every file once, on one side only
-    again = im.imagefolder_images(tmp_path / "imgs", mode="resize", size=8, seed=0, n_train=3)
+    again = image_folder.imagefolder_images(tmp_path / "imgs", mode="resize", size=8, seed=0, n_train=3)
     np.testing.assert_array_equal(again.train, got.train[:3])
 
 
@@ -399,7 +400,7 @@ def test_imagefolder_patches_reuse_the_region_split(tmp_path):
     photos = [rng.integers(0, 256, (200, 260, 3), dtype=np.uint8) for _ in range(2)]
     for i, photo in enumerate(photos):
         Image.fromarray(photo).save(tmp_path / "p" / f"{i}.png")
-    got = im.imagefolder_images(tmp_path / "p", n_train=30, n_test=8, factors=(2, 4), seed=5)
+    got = image_folder.imagefolder_images(tmp_path / "p", n_train=30, n_test=8, factors=(2, 4), seed=5)
     expect = region_patches(
         photos,
         n_train=30,
@@ -422,10 +423,10 @@ def test_imagefolder_errors_name_the_culprit(tmp_path):
     _write_colour_files(tmp_path / "imgs")
     (tmp_path / "imgs" / "sub" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 definitely not a jpeg")
     with pytest.raises(ValueError, match=r"broken\.jpg") as err:
-        im.imagefolder_images(tmp_path / "imgs", mode="resize")
+        image_folder.imagefolder_images(tmp_path / "imgs", mode="resize")
     assert "\n" not in str(err.value)
     (tmp_path / "empty" / "deep").mkdir(parents=True)
     with pytest.raises(FileNotFoundError, match="no PNG/JPEG/TIFF files under .*empty"):
-        im.imagefolder_images(tmp_path / "empty", mode="resize")
+        image_folder.imagefolder_images(tmp_path / "empty", mode="resize")
     with pytest.raises(ValueError, match="needs n_train and n_test"):
-        im.imagefolder_images(tmp_path / "imgs", mode="patches")
+        image_folder.imagefolder_images(tmp_path / "imgs", mode="patches")

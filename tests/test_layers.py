@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-METHODS = sorted((Path(__file__).parents[1] / "src" / "sparsefield" / "methods").glob("*.py"))
+METHODS = sorted((Path(__file__).parents[1] / "src" / "sparsefield" / "methods").rglob("*.py"))
 FILE_MODULES = {"h5py", "json", "pathlib", "os", "shutil", "pickle", "tifffile", "rawpy", "PIL", "io"}
 FILE_METHODS = {"open", "load", "save", "read_csv", "to_csv", "savez", "read_text", "write_text"}  # torch.load, ...
 PATH_ARGUMENTS = {"inputs", "path", "paths", "file", "folder", "out_path", "out_dir"}
@@ -38,7 +38,7 @@ def file_access(tree: ast.AST) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("module", METHODS, ids=[m.stem for m in METHODS])
+@pytest.mark.parametrize("module", METHODS, ids=[m.parent.name if m.stem == "__init__" else m.stem for m in METHODS])
 def test_no_family_touches_a_file(module):
     found = file_access(ast.parse(module.read_text(encoding="utf-8")))
     assert not found, f"{module.name} reads or writes files (the stages do that): " + "; ".join(found)

@@ -182,7 +182,7 @@ def test_tile_files_and_metadata(tiny_tiles):
     assert (record["split"], record["data_type"], record["is_clean"]) == ("test", "noisy", False)
     assert record["exposure_s"] == 0.033 and record["scene"] == "10001" and record["iso"] >= 100
     assert record["black_level"] == [512] * 4 and record["white_level"] == 16383 and record["cfa_pattern"] == "RGGB"
-    wb = record["white_balance"]  # the builtin camera's as-shot gains: red 1.9-2.4, blue 1.5-1.9 (synth_raw)
+    wb = record["white_balance"]  # the builtin camera's as-shot gains: red 1.9-2.4, blue 1.5-1.9 (data.raw.synth)
     assert record["white_balance_source"] == "as_shot" and wb[1] == wb[3] == 1.0
     assert 1.9 <= wb[0] <= 2.4 and 1.5 <= wb[2] <= 1.9
     assert {tuple(t["white_balance"]) for t in tiles if t["capture"] == record["capture"]} == {tuple(wb)}

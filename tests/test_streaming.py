@@ -68,7 +68,7 @@ def prior():
 
 def test_posterior_samples_follow_the_item_not_its_chunk(tiny_tiles, tmp_path, prior):
     """Noise is seeded by a pair's position in the split: the pairs of a chunk get the samples they get in the whole."""
-    from sparsefield.data.raw.calibration import write_calibration
+    from sparsefield.stages.calibrate import write_calibration
 
     metadata, _ = tiny_tiles
     write_calibration(metadata, tmp_path / "noise.json")

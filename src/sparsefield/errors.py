@@ -1,4 +1,4 @@
-"""A failed job's reason in one line, for the console (the Snakefile's `onerror`).
+"""The package's config error, and a failed job's reason in one line for the console (the Snakefile's `onerror`).
 
 Every adapter (scripts/*.py) sends its stderr to the job's log, so a job that raises leaves a Python traceback
 there, and Snakemake's console shows only `CalledProcessError` and the log's path. The reason is the traceback's
@@ -15,7 +15,13 @@ TRACEBACK = "Traceback (most recent call last):"
 USER_ERRORS = {  # exceptions the package raises with a one-line message meant for the user
     "ValueError", "ConfigError", "ParamsError", "DeviceError", "FileNotFoundError", "NotADirectoryError",
     "IsADirectoryError", "PermissionError", "ImportError", "ModuleNotFoundError",
-}  # fmt: skip
+}
+
+
+class ConfigError(ValueError):
+    """A config value is wrong; the message names the key and the fix."""
+
+
 _EXCEPTION = re.compile(r"^(?P<type>[A-Za-z_][\w.]*): (?P<message>.+)$")
 
 

@@ -93,7 +93,7 @@ def test_dag_runs_and_scores(built):
     table = pd.read_csv(built / "results/comparison.csv")
     assert list(table.columns) == ["approach", "dataset", "scheme", "metric", "region", "estimator", "value"]
     assert set(table.approach) == {"nearest", "linear", "biharmonic", "linear_io", "flow_tiny", "ddo_tiny",
-                                   "edm_sparse_tiny"} | LOWLIGHT | SPECTRAL  # fmt: skip
+                                   "edm_sparse_tiny"} | LOWLIGHT | SPECTRAL
     psnr = table[(table.metric == "psnr") & (table.estimator == "mean")].set_index(["approach", "region"])["value"]
     for approach in ("nearest", "linear", "biharmonic"):
         assert psnr[(approach, "context")] == float("inf")  # context pixels kept as observed
@@ -110,7 +110,7 @@ def test_dag_runs_and_scores(built):
         "builtin_cq_10_10.png", "builtin_io_20_20.png", "composites_leaves_tiny.png", "coverage_leaves_tiny.png",
         "learning_curves.png", "lowlight_tiny.png", "nfe_sweep.png", "prior_images_tiny.png", "prior_raw_tiny.png",
         "spectral_leaves_tiny.png",
-    ]  # fmt: skip
+    ]
 
 
 def test_learned_approach_end_to_end(built):
@@ -262,10 +262,10 @@ def test_lowlight_code_edit_reruns_only_the_lowlight_jobs(built):
 
 def test_docstring_and_comment_edits_plan_nothing(built):
     """Fingerprints hash the code without docstrings or comments: explaining the code reruns nothing."""
-    field = built / "src/sparsefield/methods/field.py"
+    field = built / "src/sparsefield/methods/field/__init__.py"
     sampler = built / "src/sparsefield/sampling/flow.py"
     with edited(field, lambda text: text.replace('"""Family `field`', '"""(A docstring edit.) Family `field`', 1)), \
-            edited(sampler, lambda text: text + "\n# a comment\n"):  # fmt: skip
+            edited(sampler, lambda text: text + "\n# a comment\n"):
         assert "Nothing to be done" in snakemake(built, "-n")
 
 
@@ -491,7 +491,7 @@ def test_cuda_without_a_gpu_stops_before_any_job(workdir, tmp_path, request):
         pytest.skip("this machine has a GPU")
     work = copy_repo(request.config.rootpath, tmp_path)
     cmd = [sys.executable, "-m", "snakemake", "--configfile", "tests/workflow/config.yaml", "--replace-workflow-config",
-           "--config", "device=cuda", "--cores", "2", "results/flow_tiny/metrics.csv"]  # fmt: skip
+           "--config", "device=cuda", "--cores", "2", "results/flow_tiny/metrics.csv"]
     run = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=300)
     assert run.returncode != 0
     assert "config key device: cuda, but this machine shows no NVIDIA GPU" in run.stdout + run.stderr
@@ -550,7 +550,7 @@ MISSING_PATHS = {  # a config naming a data path that is not there -> the key pa
     "multispectral_folder": ("datasets:\n  plots: {source: multispectral_folder, path: MISSING, bands: [a, b]}\n"
                              "approaches:\n  pca: {kind: pca, dataset: plots, params: {components: 1}}\n",
                              "datasets.plots.path"),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("case", sorted(MISSING_PATHS))
@@ -558,7 +558,7 @@ def test_missing_data_path_stops_before_any_job_naming_its_key(workdir, tmp_path
     text, key = MISSING_PATHS[case]
     missing = tmp_path / "not_here"
     run = run_with_config(workdir, text.replace("MISSING", str(missing)) + "figures:\n  images: []\n",
-                          tmp_path / "config.yaml", "-n")  # fmt: skip
+                          tmp_path / "config.yaml", "-n")
     output = run.stdout + run.stderr
     assert run.returncode != 0, output
     assert f"config key {key}: {missing} does not exist" in output

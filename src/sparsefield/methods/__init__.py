@@ -1,6 +1,7 @@
-"""One wiring file per family: a typed Params dataclass, then the functions the stages call, each a few
-lines calling the math modules. No math here, and no file I/O: the stages (`sparsefield.stages`) read
-and write every file and hand a family data and models (tests/test_layers.py checks it).
+"""One wiring module per family (a package, `field/` and `ddo/`, where it has its own batching): a typed Params
+dataclass, then the functions the stages call, each a few lines calling the math modules. No math here, and no
+file I/O: the stages (`sparsefield.stages`) read and write every file and hand a family data and models
+(tests/test_layers.py checks it).
 
     reconstruct(kind, params, data, *, model, device, threads) -> samples.Reconstruction   every family
     fit(kind, params, train) -> model          a classical family fitted on the train split (pca)

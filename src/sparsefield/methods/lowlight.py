@@ -43,7 +43,6 @@ def reconstruct(kind: str, params: Params, pairs, *, threads: int = 1, **_):
     tile. Samples are linear RGB in [0, 1], float32, (N, 1, T, T, 3).
     """
 
-
     from sparsefield.data.raw.tiles import linear_rgb
 
     shorts = [linear_rgb(pairs[i][0]) for i in range(len(pairs))]

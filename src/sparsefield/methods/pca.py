@@ -68,7 +68,6 @@ def fit(kind: str, params: Params, train):
 def reconstruct(kind: str, params: Params, data, *, model, **_):
     """Every test image of `data` (`data.spectral.sets.SpectralImages`) projected per pixel on `model` (`fit`)."""
 
-
     start = time.perf_counter()
     prediction = np.clip(project(data.images, *model), 0.0, 1.0)
     seconds = (time.perf_counter() - start) / max(len(data.images), 1)

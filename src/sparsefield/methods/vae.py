@@ -153,7 +153,6 @@ def learning_curve(params: Params, test, device):
 
     def eval_fn(ema, step):
 
-
         mean = decode_all(ema, test.images, device)
         samples = Samples(mean[:, None], mean, np.zeros_like(mean), np.arange(len(mean)), {})
         values = score([samples], test).set_index(["metric", "region"])["value"]

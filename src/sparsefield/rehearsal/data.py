@@ -126,14 +126,14 @@ def write_sid_sony(root: str | os.PathLike, *, n_train: int, n_val: int, n_test:
     {exposure}s.ARW` (shots i of 0.1 s, 0.04 s or 0.033 s: ratios x100, x250, x300) and `Sony_{train,val,test}
     _list.txt` ("./Sony/short/00001_00_0.1s.ARW ./Sony/long/00001_00_10s.ARW ISO200 F8"); scenes 00001...
     train, 10001... test, 20001... val; Sony α7S II raw frames of 4256 x 2848, 14-bit RGGB Bayer. Here: one
-    short per ratio (shot i = the i-th ratio), written by the builtin raw set's camera (`synth_raw.write_rawset`:
+    short per ratio (shot i = the i-th ratio), written by the builtin raw set's camera (`data.raw.synth.write_rawset`:
     Brooks et al.'s unprocessing, Poisson-Gaussian noise, black 512, white 16383) as uncompressed 16-bit DNG
     files, 24 MB at full size, stored under the .ARW name: LibRaw (rawpy) identifies a file by its content,
     not its extension, so `data.raw.demosaic.develop` and `demosaic_capture` read them (tests/test_rehearsal_data.py).
 
     A scene is a random crop of one builtin photograph (round-robin from a seeded order) of the scene's
     aspect, resized to height x width: test scenes inside the photograph's test band (`patches.band_mask`, as
-    `synth_raw.place_scenes`), train and val scenes inside the larger part beside it; crops of one split may
+    `data.raw.synth.place_scenes`), train and val scenes inside the larger part beside it; crops of one split may
     overlap (a few hundred large scenes do not fit disjointly in seven photographs). One scene is in memory
     at a time: its uint8 image, its float64 (H, W) signal and one capture's noise draws.
 

@@ -69,12 +69,12 @@ def figure_images(scored: dict[str, object], wanted, where: str, *, strict: bool
     common = set.intersection(*sets.values()) if sets else set()
     if not shown:
         raise ValueError(f"config key figures.images: none of {wanted} is a test image every approach of {where} "
-                         f"scored ({_span(common)}); give indices in {_span(common)}")  # fmt: skip
+                         f"scored ({_span(common)}); give indices in {_span(common)}")
     for i in wanted:
         if i not in common:
             missing = sorted(name for name, indices in sets.items() if i not in indices)
             print(f"warning: figures.images: test image {i} is not shown for {where}: not scored by "
-                  f"{', '.join(missing)} (every approach scored {_span(common)})", file=sys.stderr)  # fmt: skip
+                  f"{', '.join(missing)} (every approach scored {_span(common)})", file=sys.stderr)
     return shown
 
 
@@ -111,7 +111,7 @@ def nfe_figure(sweep: pd.DataFrame):
     (mean-of-K PSNR on missing pixels, `psnr_missing`) and one for the low-light ones (sRGB PSNR, `psnr_srgb`)."""
     panels = [(column, label) for column, label in (("psnr_missing", "PSNR, missing pixels, mean of K (dB)"),
                                                     ("psnr_srgb", "PSNR, sRGB, low-light test tiles (dB)"))
-              if column in sweep.columns and sweep[column].notna().any()]  # fmt: skip
+              if column in sweep.columns and sweep[column].notna().any()]
     fig, axes = new_figure(1, len(panels), (6 * len(panels), 4))
     for ax, (column, label) in zip(axes[0], panels, strict=True):
         rows_of = sweep[sweep[column].notna()].sort_values("nfe")

@@ -13,7 +13,8 @@ import numpy as np
 import torch
 
 from sparsefield.data.images.sources import read_images
-from sparsefield.data.raw.tiles import CaptureCrops, CropDataset, TileDataset
+from sparsefield.data.raw.tiles import TileDataset
+from sparsefield.data.windows import CaptureCrops, CropDataset
 from sparsefield.device import resolve_device
 from sparsefield.io import atomic_path, load_model
 from sparsefield.params import bind, canonical

@@ -1,4 +1,4 @@
-"""Images and fixed masks as neural-field batches (sparse-to-sparse data of Perceiver IO fields).
+"""Images and fixed masks as pixel sets: the batch layout of the Perceiver IO fields (and the normconv baseline).
 
 Coordinates are pixel centres in [0, 1]²: pixel (y, x) of an H×W image sits at
 ((y + 0.5) / H, (x + 0.5) / W), so the same scene at 2H×2W has its pixels at the
@@ -66,37 +66,6 @@ def field_batch(images: torch.Tensor, context: torch.Tensor, query: torch.Tensor
     )
 
 
-class FieldDataset(torch.utils.data.Dataset):
-    """Images with their fixed masks, as (input, output) pixel sets.
-
-    Item i: input = image i's context pixels, output = its query pixels (the
-    supervised set: the query-only loss). Everything is precomputed once,
-    so a batch is one fancy-indexing step (`__getitems__`): loading never limits
-    training speed.
-
-    Args:
-        images: (N, H, W, C) uint8.
-        context, query: (N, Ni) and (N, No) flat pixel indices (the fixed masks).
-    """
-
-    def __init__(self, images, context, query):
-        self.images = torch.as_tensor(images)
-        self.context = torch.as_tensor(context).long()
-        self.query = torch.as_tensor(query).long()
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def __getitems__(self, indices: list[int]) -> FieldBatch:
-        index = torch.as_tensor(indices)
-        return field_batch(self.images[index], self.context[index], self.query[index])
-
-    def __getitem__(self, i: int) -> FieldBatch:
-        return self.__getitems__([i])
-
-    @staticmethod
-    def collate(batch: FieldBatch) -> FieldBatch:
-        return batch  # __getitems__ already returns the whole batch
 
 
 def fill_unobserved(images, missing: torch.Tensor, values):

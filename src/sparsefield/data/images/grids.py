@@ -1,4 +1,4 @@
-"""Images and fixed masks on the dense H×W grid (conditional DDO's data).
+"""Images and fixed masks on the dense H×W grid: the batch layout of conditional DDO and the EDM posteriors.
 
 A batch holds whole images channels-first in [−1, 1], the context and query pixels as dense
 masks, and optionally a classical estimate from the context pixels (`prior`, [−1, 1]). The
@@ -42,25 +42,3 @@ def grid_batch(images, context, query, prior=None) -> GridBatch:
                      dense_masks(torch.as_tensor(query), height, width).float(), prior)
 
 
-class GridDataset(torch.utils.data.Dataset):
-    """`data.images.sets.MaskedImages` as GridBatches; one fancy-indexing step per batch (`__getitems__`)."""
-
-    def __init__(self, data):
-        self.images = torch.as_tensor(data.images)
-        self.context, self.query = torch.as_tensor(data.context).long(), torch.as_tensor(data.query).long()
-        self.prior = None if data.estimate is None else torch.as_tensor(data.estimate)
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def __getitems__(self, indices: list[int]) -> GridBatch:
-        index = torch.as_tensor(indices)
-        prior = None if self.prior is None else self.prior[index]
-        return grid_batch(self.images[index], self.context[index], self.query[index], prior)
-
-    def __getitem__(self, i: int) -> GridBatch:
-        return self.__getitems__([i])
-
-    @staticmethod
-    def collate(batch: GridBatch) -> GridBatch:
-        return batch

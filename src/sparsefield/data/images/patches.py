@@ -34,6 +34,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sparsefield.io import sha256_arrays
+
 SPLITS = ("train", "test")
 LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R BT.601 luma weights
 
@@ -234,3 +236,27 @@ def region_patches(
         cut.update(_draw(split, n, corners, capacity, levels, size, with_2x, rng))
     footprints = {split: cut[split + "_footprints"] for split in SPLITS}
     return PatchSplit(cut["train"], cut["test"], cut.get("test_2x"), footprints, masks)
+
+
+# Crops at 1/2 and 1/4 scale: linear interpolation from 10% random pixels then scores about
+# 22-23 dB on missing pixels, near CIFAR-10's 20-22 dB (tests/test_images.py checks it). 1/8
+# scale is harder still, but its 256-px windows fit the test band of hubble_deep_field alone,
+# which would then supply 43% of the test patches; at (2, 4) every photo supplies 1/7.
+DEFAULT_FACTORS = (2, 4)
+
+# Grayscale std on [0, 1]: rejects most of rocket's sky at 1/2 - 1/4 scale (56% / 39% of its
+# windows) and hubble's darkest background (6% at 1/2); almost nothing elsewhere. 4/255 kept the sky.
+DEFAULT_MIN_STD = 8 / 255
+
+@dataclass
+class ImageSet:
+    train: np.ndarray  # uint8 (N, H, W, C)
+    test: np.ndarray  # uint8 (M, H, W, C)
+    test_2x: np.ndarray | None  # uint8 (M, 2H, 2W, C): test[i]'s scene at twice the resolution
+    source: str  # 'builtin' | 'cifar10' | 'imagefolder'
+    sha256: str  # digest of the inputs (photos / files) the set was cut from
+
+def patch_set(photos: list[np.ndarray], source: str, **params) -> ImageSet:
+    """Patches of `photos` from disjoint train/test regions (`patches.region_patches`)."""
+    cut = region_patches(photos, **params)
+    return ImageSet(cut.train, cut.test, cut.test_2x, source, sha256_arrays(*photos))

@@ -14,17 +14,16 @@ from __future__ import annotations
 
 import inspect
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import h5py
 import numpy as np
 import skimage.data
-from PIL import Image, ImageOps
 
 from sparsefield.data.images.cifar10 import CIFAR_URL, load_cifar10  # noqa: F401 (CIFAR_URL: part of this API)
-from sparsefield.data.images.patches import region_patches
-from sparsefield.io import atomic_path, open_h5, sha256_arrays, write_array
+from sparsefield.data.images.folder import imagefolder_images
+from sparsefield.data.images.patches import DEFAULT_FACTORS, DEFAULT_MIN_STD, ImageSet, patch_set
+from sparsefield.io import atomic_path, open_h5, write_array
 
 # Colour photographs inside scikit-image that load offline. Left out: retina, colorwheel and
 # logo (synthetic or mostly flat); stereo_motorcycle contributes its LEFT view only.
@@ -37,25 +36,9 @@ BUILTIN_PHOTOS = (
     "rocket",
     "stereo_motorcycle",
 )
-# Crops at 1/2 and 1/4 scale: linear interpolation from 10% random pixels then scores about
-# 22-23 dB on missing pixels, near CIFAR-10's 20-22 dB (tests/test_images.py checks it). 1/8
-# scale is harder still, but its 256-px windows fit the test band of hubble_deep_field alone,
-# which would then supply 43% of the test patches; at (2, 4) every photo supplies 1/7.
-DEFAULT_FACTORS = (2, 4)
-# Grayscale std on [0, 1]: rejects most of rocket's sky at 1/2 - 1/4 scale (56% / 39% of its
-# windows) and hubble's darkest background (6% at 1/2); almost nothing elsewhere. 4/255 kept the sky.
-DEFAULT_MIN_STD = 8 / 255
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 DATASETS = {"train": "train/images", "test": "test/images", "test_2x": "test/images_2x"}
 
 
-@dataclass
-class ImageSet:
-    train: np.ndarray  # uint8 (N, H, W, C)
-    test: np.ndarray  # uint8 (M, H, W, C)
-    test_2x: np.ndarray | None  # uint8 (M, 2H, 2W, C): test[i]'s scene at twice the resolution
-    source: str  # 'builtin' | 'cifar10' | 'imagefolder'
-    sha256: str  # digest of the inputs (photos / files) the set was cut from
 
 
 def builtin_photos() -> list[np.ndarray]:
@@ -98,17 +81,13 @@ def builtin_images(
         ImageSet with train (n_train, size, size, 3), test (n_test, size, size, 3) and
         test_2x (n_test, 2*size, 2*size, 3).
     """
-    return _patch_set(
+    return patch_set(
         builtin_photos(), "builtin", n_train=n_train, n_test=n_test, size=size, factors=factors,
         test_fraction=test_fraction, min_std=min_std, seed=seed, where=where,
         fix="lower size or factors, or use source: imagefolder with larger photographs",
-    )  # fmt: skip
+    )
 
 
-def _patch_set(photos: list[np.ndarray], source: str, **params) -> ImageSet:
-    """Patches of `photos` from disjoint train/test regions (`patches.region_patches`)."""
-    cut = region_patches(photos, **params)
-    return ImageSet(cut.train, cut.test, cut.test_2x, source, sha256_arrays(*photos))
 
 
 def cifar10_images(
@@ -129,100 +108,14 @@ def cifar10_images(
     return ImageSet(train, test, None, "cifar10", digest)
 
 
-def image_files(folder: str | os.PathLike) -> list[Path]:
-    """PNG/JPEG/TIFF files under `folder` (recursive, any case, not hidden), sorted by relative path."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"imagefolder: {folder} is not a folder")
-    files = sorted(
-        (p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")),
-        key=lambda p: p.relative_to(folder).as_posix(),
-    )
-    files = [p for p in files if p.is_file()]
-    if not files:
-        raise FileNotFoundError(f"imagefolder: no PNG/JPEG/TIFF files under {folder}")
-    return files
 
 
-def read_rgb(file: str | os.PathLike) -> np.ndarray:
-    """One image file as uint8 (H, W, 3): EXIF rotation applied, alpha dropped, gray repeated to 3
-    channels, 16-bit gray scaled to 8 bits. Any failure is a ValueError naming the file."""
-
-    try:
-        with Image.open(file) as img:
-            img = ImageOps.exif_transpose(img)
-            if img.mode.startswith("I"):  # 16-bit (or 32-bit integer) grayscale
-                gray = np.clip(np.rint(np.asarray(img, dtype=np.float64) / 257), 0, 255).astype(np.uint8)
-                return np.repeat(gray[:, :, None], 3, axis=2)
-            return np.asarray(img.convert("RGB"))
-    except Exception as err:  # PIL raises OSError, ValueError, SyntaxError, ... for bad files
-        raise ValueError(f"imagefolder: cannot read {file} ({err})".replace("\n", " ")) from None
 
 
-def _square(photo: np.ndarray, size: int) -> np.ndarray:
-    """Central square crop of (H, W, 3), resized (antialiased Lanczos) to uint8 (size, size, 3)."""
-
-    h, w = photo.shape[:2]
-    side = min(h, w)
-    top, left = (h - side) // 2, (w - side) // 2
-    crop = Image.fromarray(photo[top : top + side, left : left + side])
-    return np.asarray(crop.resize((size, size), Image.Resampling.LANCZOS))
 
 
-def _first(images: np.ndarray, n: int | None, what: str) -> np.ndarray:
-    if n is not None and n > len(images):
-        raise ValueError(f"imagefolder: asked for {n} {what} images but the folder gives only {len(images)}")
-    return images[:n]
 
 
-def imagefolder_images(
-    path: str | os.PathLike,
-    *,
-    size: int = 32,
-    mode: str = "patches",
-    n_train: int | None = None,
-    n_test: int | None = None,
-    test_fraction: float = 0.3,
-    seed: int = 0,
-    factors: tuple[int, ...] = DEFAULT_FACTORS,
-    min_std: float = DEFAULT_MIN_STD,
-    where: str | None = None,
-) -> ImageSet:
-    """Images from any folder of PNG/JPEG/TIFF files (see `read_rgb` for colour handling).
-
-    Args:
-        path: the folder, searched recursively.
-        size: side H = W of the output images.
-        mode: 'patches' cuts patches like `builtin_images` from disjoint regions of every file;
-            'resize' turns each file into one image (central square, resized) and splits by file.
-        n_train, n_test: number of images per split; required for 'patches', None = all for 'resize'.
-        test_fraction: share of every file ('patches') or of the files ('resize') that is test.
-        seed: seed of the window sampling ('patches') or of the file permutation ('resize').
-        factors, min_std: as in `builtin_images` ('patches' only).
-        where: what the error messages call this set; "imagefolder {path}" when None.
-
-    Returns:
-        ImageSet of uint8 (n, size, size, 3); test_2x (n_test, 2*size, 2*size, 3) in 'patches' mode.
-    """
-    if mode not in ("patches", "resize"):
-        raise ValueError(f"imagefolder: mode must be 'patches' or 'resize', got {mode!r}")
-    if mode == "patches" and (n_train is None or n_test is None):
-        raise ValueError("imagefolder: mode 'patches' needs n_train and n_test")
-    photos = [read_rgb(file) for file in image_files(path)]
-    if mode == "patches":
-        return _patch_set(
-            photos, "imagefolder", n_train=n_train, n_test=n_test, size=size, factors=factors,
-            test_fraction=test_fraction, min_std=min_std, seed=seed, where=where or f"imagefolder {path}",
-            fix="lower size or factors, use mode: resize, or add larger images to the folder",
-        )  # fmt: skip
-    if len(photos) < 2:
-        raise ValueError(f"imagefolder: mode 'resize' needs at least 2 files in {path}, found {len(photos)}")
-    images = np.stack([_square(photo, size) for photo in photos])
-    order = np.random.default_rng(seed).permutation(len(images))
-    n_test_files = min(max(round(test_fraction * len(images)), 1), len(images) - 1)
-    train, test = images[order[:-n_test_files]], images[order[-n_test_files:]]
-    train, test = _first(train, n_train, "train"), _first(test, n_test, "test")
-    return ImageSet(train, test, None, "imagefolder", sha256_arrays(*photos))
 
 
 def write_images(path: str | os.PathLike, images: ImageSet, /, **attrs) -> None:

@@ -8,7 +8,7 @@
 A file name is `{scene}_{shot}_{exposure}s.{ext}`. The exposure ratio of a pair is
 long / short, capped at 300 as in SID's own code (`min(gt_exposure / in_exposure, 300)`):
 SID's ratios are x100, x250 and x300, and 10 s / 0.033 s = 303 is its x300. The builtin raw
-set (`synth_raw`) writes this same layout, so everything after the lists is shared.
+set (`data.raw.synth`) writes this same layout, so everything after the lists is shared.
 """
 
 from __future__ import annotations
@@ -134,5 +134,5 @@ def captures(pairs: dict[str, list[Pair]]) -> dict[str, Capture]:
             add(Capture(
                 Path(pair.short).stem, pair.short, data_type="noisy", exposure_s=short_s,
                 ratio=exposure_ratio(long_s, short_s), partner=long_name, **common,
-            ))  # fmt: skip
+            ))
     return dict(sorted(found.items()))

@@ -70,7 +70,7 @@ def leaf_reflectance(traits: np.ndarray, structure: np.ndarray) -> np.ndarray:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             reflectance, _ = prospectd(torch.tensor(traits, dtype=torch.float32),
-                                       torch.tensor(structure, dtype=torch.float32), CoefMat=table)  # fmt: skip
+                                       torch.tensor(structure, dtype=torch.float32), CoefMat=table)
     finally:
         torch.set_num_threads(threads)
     return reflectance.double().numpy()
@@ -98,7 +98,7 @@ def _traits(rng, n: int) -> tuple[np.ndarray, np.ndarray]:
     cab = rng.uniform(10.0, 70.0, n)
     brown = np.where(rng.uniform(size=n) < 0.2, rng.uniform(0.0, 0.6, n), 0.0)
     traits = np.stack([cab, cab / rng.uniform(4.0, 6.0, n), rng.uniform(0.0, 3.0, n), brown,
-                       rng.uniform(0.005, 0.03, n), rng.uniform(0.002, 0.012, n)], axis=1)  # fmt: skip
+                       rng.uniform(0.005, 0.03, n), rng.uniform(0.002, 0.012, n)], axis=1)
     return traits, rng.uniform(1.2, 2.5, n)
 
 
@@ -109,7 +109,7 @@ def _split(rng, n: int, size: int, leaves: tuple[int, int], noise: float, soil: 
     veins = traits.copy()
     veins[:, 0] *= 0.6
     bands = integrate_bands(leaf_reflectance(np.concatenate([traits, veins]), np.concatenate([structure] * 2)),
-                            WAVELENGTHS)  # fmt: skip
+                            WAVELENGTHS)
     body, vein = bands[: len(traits)], bands[len(traits) :]
     yy, xx = np.mgrid[0:size, 0:size] / size
     images = np.empty((n, size, size, len(BANDS)), dtype=np.float32)
@@ -141,7 +141,7 @@ def _split(rng, n: int, size: int, leaves: tuple[int, int], noise: float, soil: 
 
 
 def leaves_images(*, n_train: int, n_test: int, size: int = 32, leaves: tuple[int, int] = (1, 4),
-                  noise: float = 0.004, seed: int = 0, where: str = "leaves"):  # fmt: skip
+                  noise: float = 0.004, seed: int = 0, where: str = "leaves"):
     """The builtin leaf set (a `data.spectral.sets.SpectralSet`; module docstring), deterministic from `seed`; the test
     split does not depend on n_train.
 
@@ -158,6 +158,5 @@ def leaves_images(*, n_train: int, n_test: int, size: int = 32, leaves: tuple[in
     train_rng, test_rng = (np.random.default_rng([seed, split]) for split in (0, 1))
     train = _split(train_rng, n_train, size, tuple(leaves), noise, soil)
     test = _split(test_rng, n_test, size, tuple(leaves), noise, soil)
-
 
     return SpectralSet(train, test, "leaves", sha256_arrays(train.images, test.images), BAND_CENTRES)

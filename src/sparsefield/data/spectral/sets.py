@@ -71,7 +71,7 @@ def write_spectral(path: str | os.PathLike, dataset: SpectralSet, /, **attrs) ->
     """Write `dataset` to HDF5 atomically (layout: module docstring); attrs: numbers, strings, lists (None skipped)."""
     _, height, width, channels = dataset.test.images.shape
     header = dict(kind="spectral", source=dataset.source, H=height, W=width, C=channels,
-                  bands=list(dataset.train.bands), sha256=dataset.sha256)  # fmt: skip
+                  bands=list(dataset.train.bands), sha256=dataset.sha256)
     if dataset.wavelengths is not None:
         header["wavelengths"] = list(dataset.wavelengths)
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
@@ -84,7 +84,7 @@ def write_spectral(path: str | os.PathLike, dataset: SpectralSet, /, **attrs) ->
             if value is None:
                 continue
             f.attrs[key] = os.fspath(value) if isinstance(value, os.PathLike) else (
-                list(value) if isinstance(value, tuple) else value)  # fmt: skip
+                list(value) if isinstance(value, tuple) else value)
 
 
 def read_spectral(path: str | os.PathLike, split: str, rows=None, *, images: bool = True) -> SpectralImages:
@@ -105,9 +105,9 @@ def read_spectral(path: str | os.PathLike, split: str, rows=None, *, images: boo
         else:
             images = np.zeros((len(masks), 0, 0, 0), dtype=np.float32)
         if stored.dtype != np.float32 or stored.ndim != 4 or masks.shape[1:] != stored.shape[1:3] \
-                or masks.dtype != np.uint8:  # fmt: skip
+                or masks.dtype != np.uint8:
             raise ValueError(f"{path}: {split} holds images {stored.dtype} {stored.shape} and masks {masks.dtype} "
-                             f"{masks.shape}, not float32 (N, H, W, C) and uint8 (N, H, W); rebuild it")  # fmt: skip
+                             f"{masks.shape}, not float32 (N, H, W, C) and uint8 (N, H, W); rebuild it")
         bands = tuple(str(b) for b in f.attrs["bands"])
     return SpectralImages(images, masks, bands, index)
 

@@ -31,7 +31,7 @@ def _read_stack(file: Path, n_bands: int, max_value: float | None) -> np.ndarray
         raise ValueError(f"multispectral_folder: cannot read {file} ({err})".replace("\n", " ")) from None
     if stack.ndim != 3 or (stack.shape[0] == n_bands) == (stack.shape[-1] == n_bands):
         raise ValueError(f"multispectral_folder: {file} is {stack.shape}; need (C, H, W) or (H, W, C) with "
-                         f"C = {n_bands} bands (the config's bands:)")  # fmt: skip
+                         f"C = {n_bands} bands (the config's bands:)")
     stack = np.moveaxis(stack, 0, -1) if stack.shape[0] == n_bands else stack
     if max_value is None:
         max_value = float(np.iinfo(stack.dtype).max) if np.issubdtype(stack.dtype, np.integer) else 1.0
@@ -40,10 +40,10 @@ def _read_stack(file: Path, n_bands: int, max_value: float | None) -> np.ndarray
     if bad.any():
         raise ValueError(f"multispectral_folder: {file} has {int(bad.sum())} pixels (of {bad.size}) with NaN or "
                          "infinite values; fill them in the file (e.g. 0, and 0 in its mask: no leaf) or crop them "
-                         "away: every pixel needs a reflectance in every band")  # fmt: skip
+                         "away: every pixel needs a reflectance in every band")
     if values.min() < 0 or values.max() > 1:
         raise ValueError(f"multispectral_folder: {file} has values outside [0, {max_value:g}]; set "
-                         "max_value to the value of reflectance 1")  # fmt: skip
+                         "max_value to the value of reflectance 1")
     return values.astype(np.float32)
 
 
@@ -76,14 +76,14 @@ def _tiles(array: np.ndarray, size: int) -> np.ndarray:
 
 def folder_images(path, *, bands: list[str], size: int = 64, n_train: int | None = None, n_test: int | None = None,
                   test_fraction: float = 0.3, seed: int = 0, max_value: float | None = None,
-                  mask_suffix: str = "_mask", where: str | None = None) -> SpectralSet:  # fmt: skip
+                  mask_suffix: str = "_mask", where: str | None = None) -> SpectralSet:
     """Tiles of every multi-band TIFF stack under `path` with their leaf masks (module docstring)."""
     folder = Path(path)
     if not folder.is_dir():
         raise FileNotFoundError(f"multispectral_folder: {folder} is not a folder")
     files = sorted((p for p in folder.rglob("*") if p.suffix.lower() in (".tif", ".tiff") and p.is_file()
                     and not p.name.startswith(".") and not p.stem.endswith(mask_suffix)),
-                   key=lambda p: p.relative_to(folder).as_posix())  # fmt: skip
+                   key=lambda p: p.relative_to(folder).as_posix())
     if len(files) < 2:
         raise FileNotFoundError(f"multispectral_folder: {folder} holds {len(files)} TIFF stacks; need 2 or more")
     stacks, masks = [], []
@@ -115,4 +115,4 @@ def build_spectral(out_path: str | os.PathLike, *, source: str, **params) -> Non
     arguments = _bind(make, source, params)  # the RGB sources' binding: defaults filled, `where` not recorded
     folder = f" {arguments['path']}" if "path" in arguments else ""
     write_spectral(out_path, make(**arguments, where=f"dataset {Path(out_path).stem!r} ({source}{folder})"),
-                   **arguments)  # fmt: skip
+                   **arguments)

@@ -83,7 +83,7 @@ def rebuild(config: dict):
 
 def batches(params: Params, data):
     """Training items of `data` (`data.images.sets.MaskedImages`): context pixels in, query pixels out."""
-    from sparsefield.data.images.fields import FieldDataset
+    from sparsefield.methods.field.items import FieldDataset
 
     return FieldDataset(data.images, data.context, data.query)
 

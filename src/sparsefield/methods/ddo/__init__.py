@@ -105,7 +105,7 @@ def _check(params: Params, data, where: str = "this approach") -> None:
 
 def batches(params: Params, data):
     """Training items of `data` (`data.images.sets.MaskedImages` with its estimate): whole images and dense masks."""
-    from sparsefield.data.images.grids import GridDataset
+    from sparsefield.methods.ddo.items import GridDataset
 
     _check(params, data)
     return GridDataset(data)
@@ -155,6 +155,28 @@ def _upsampled(batch, factor: int):
     return GridBatch(images, context, context.new_zeros(context.shape), prior)
 
 
+def _clip(model: Model, repeated):
+    """x̂₀ into [−1, 1] in data units, for the batch `repeated` (its prior, when the model is residual)."""
+
+    def clip(y):
+        base = repeated.prior if model.residual else 0.0
+        return ((base + model.sigma_data * y).clamp(-1, 1) - base) / model.sigma_data
+
+    return clip
+
+
+def _in_unit(value, batch, repeated, model: Model, k: int, *, observed: bool):
+    """A sampler's output (B·K, C, H, W) in generated units -> (B, K, H, W, C) in [0, 1], the observed pixels as
+    observed when `observed` (the image's own grid)."""
+    channels, height, width = value.shape[1:]
+    x = value * model.sigma_data + (repeated.prior if model.residual else 0.0)
+    x = ((x.clamp(-1, 1) + 1) / 2).view(len(batch), k, channels, height, width)
+    if observed:
+        mask = batch.context[:, None]
+        x = mask * (batch.images[:, None] + 1) / 2 + (1 - mask) * x
+    return x.permute(0, 1, 3, 4, 2).float().cpu()
+
+
 def sample_grid(kind, net, process, data, *, model: Model, task, sampler, steps, k, seed, batch_size, device,
                 factor: int = 1):
     """K samples of every image of `data` on its grid (`factor` 2: on the 2× grid).
@@ -162,7 +184,6 @@ def sample_grid(kind, net, process, data, *, model: Model, task, sampler, steps,
     Returns: samples (N, K, fH, fW, C) in [0, 1] (observed pixels kept when factor 1), the posterior
     mean (N, fH, fW, C), NFE per sample, seconds per image.
     """
-
 
     from sparsefield.data.images.grids import grid_batch
     from sparsefield.rng import SampleNoise, seed_of
@@ -185,34 +206,19 @@ def sample_grid(kind, net, process, data, *, model: Model, task, sampler, steps,
                             device=device)
         return batch, repeated, functools.partial(noise.randn, channels, *batch.context.shape[-2:])
 
-    def clip_of(repeated):
-        def clip(y):  # x̂₀ into [−1, 1] in data units
-            base = repeated.prior if model.residual else 0.0
-            return ((base + model.sigma_data * y).clamp(-1, 1) - base) / model.sigma_data
-
-        return clip
-
     def run(state):
         _, repeated, randn = state
         grid = blurring.grid(process, sampler, steps)
         start = blurring.start(grid, randn)
-        drawn = draw(functools.partial(run_sampler, clip=clip_of(repeated)), lambda z, t: net(z, t, repeated),
+        drawn = draw(functools.partial(run_sampler, clip=_clip(model, repeated)), lambda z, t: net(z, t, repeated),
                      start, grid, randn)
-        drawn.first = blurring.denoised(process, drawn.first, drawn.start, grid[0], clip_of(repeated))  # x̂₀, t = 1
+        drawn.first = blurring.denoised(process, drawn.first, drawn.start, grid[0], _clip(model, repeated))  # x̂₀, t = 1
         return drawn
 
     def keep(state, drawn):
         batch, repeated, _ = state
-        height, width = batch.context.shape[-2:]
-        out = []
-        for value in (drawn.x, drawn.first):
-            x = value * model.sigma_data + (repeated.prior if model.residual else 0.0)
-            x = ((x.clamp(-1, 1) + 1) / 2).view(len(batch), k, channels, height, width)
-            if factor == 1:  # the observed pixels as observed
-                observed = batch.context[:, None]
-                x = observed * (batch.images[:, None] + 1) / 2 + (1 - observed) * x
-            out.append(x.permute(0, 1, 3, 4, 2).float().cpu())
-        return tuple(out)
+        return tuple(_in_unit(value, batch, repeated, model, k, observed=factor == 1)
+                     for value in (drawn.x, drawn.first))
 
     (samples, means), nfe, seconds = batched(len(data.images), batch_size, prepare, run, keep)
     return samples.numpy(), means.mean(1).numpy().astype(np.float32), nfe, seconds
