@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -8,6 +9,18 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture
 def repo_root() -> Path:
     return ROOT
+
+
+@pytest.fixture
+def schema(repo_root):
+    """The config schema, workflow/schemas/config.schema.yaml."""
+    return repo_root / "workflow/schemas/config.schema.yaml"
+
+
+@pytest.fixture
+def config(repo_root):
+    """The default config, config/config.yaml, as loaded (a fresh copy per test)."""
+    return yaml.safe_load((repo_root / "config/config.yaml").read_text())
 
 
 def build_tiles(tmp_path_factory, *, tile_size: int, rawset: str, **builtin):

@@ -8,23 +8,11 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from sparsefield.config import ConfigError, validate_config
 from sparsefield.data.spectral.sources import folder_images
 from sparsefield.samples import write_samples
 from sparsefield.stages.compare import compare
-
-
-@pytest.fixture
-def schema(repo_root):
-    return repo_root / "workflow/schemas/config.schema.yaml"
-
-
-@pytest.fixture
-def config(repo_root):
-    return yaml.safe_load((repo_root / "config/config.yaml").read_text())
-
 
 # ---- 13: figures.images beyond the scored images
 

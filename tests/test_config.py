@@ -13,17 +13,6 @@ from sparsefield.methods import ddo, edm_posterior, edm_prior, field, lowlight, 
 from sparsefield.params import field_names, from_signature
 from sparsefield.registry import KINDS, load
 
-
-@pytest.fixture
-def schema(repo_root):
-    return repo_root / "workflow/schemas/config.schema.yaml"
-
-
-@pytest.fixture
-def config(repo_root):
-    return yaml.safe_load((repo_root / "config/config.yaml").read_text())
-
-
 STUDIES = ["config/paper/cifar10.yaml", "config/paper/sid.yaml", "config/paper/leaves.yaml"]
 
 

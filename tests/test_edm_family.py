@@ -6,7 +6,6 @@ import json
 import numpy as np
 import pytest
 import torch
-import yaml
 from conftest import build_tiles
 
 from sparsefield.config import ConfigError, sparsity_groups, validate_config
@@ -138,16 +137,6 @@ def test_lowlight_denoise_and_diffpir_run_on_a_raw_set(rawset, tmp_path):
 
 
 # --- config --------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def config(repo_root):
-    return yaml.safe_load((repo_root / "config/config.yaml").read_text())
-
-
-@pytest.fixture
-def schema(repo_root):
-    return repo_root / "workflow/schemas/config.schema.yaml"
 
 
 def test_filled_defaults_are_never_one_object_in_two_approaches(config, schema):

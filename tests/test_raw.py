@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import rawpy
 import torch
-import yaml
 
 from sparsefield.config import ConfigError, validate_config
 from sparsefield.data.raw import sid
@@ -321,11 +320,6 @@ def test_write_metadata_refuses_capture_metadata_of_an_older_version(tiny_tiles,
 
 
 # --- config ---------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def config(repo_root):
-    return yaml.safe_load((repo_root / "config/config.yaml").read_text())
 
 
 @pytest.mark.parametrize(
